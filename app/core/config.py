@@ -1,0 +1,37 @@
+"""Settings: one pydantic-settings class, read when the app is created."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT_SECRET_KEY = "careplan-development-secret-key-do-not-use-in-production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = Field(default="sqlite:///./careplan.db", alias="DATABASE_URL")
+    secret_key: str = Field(default=DEVELOPMENT_SECRET_KEY, alias="CAREPLAN_SECRET_KEY")
+    environment: Literal["development", "test", "production"] = Field(
+        default="development", alias="CAREPLAN_ENV"
+    )
+    access_token_minutes: int = Field(default=15, ge=1, le=24 * 60, alias="CAREPLAN_TOKEN_MINUTES")
+    db_pool_size: int = Field(default=20, ge=1, le=500, alias="CAREPLAN_DB_POOL_SIZE")
+    db_echo: bool = Field(default=False, alias="CAREPLAN_DB_ECHO")
+    log_level: str = Field(default="INFO", alias="CAREPLAN_LOG_LEVEL")
+    access_log: bool = Field(default=True, alias="CAREPLAN_ACCESS_LOG")
+    # argon2 cost parameters (RFC 9106 "second recommended option" by default)
+    argon2_time_cost: int = Field(default=3, ge=1, alias="CAREPLAN_ARGON2_TIME_COST")
+    argon2_memory_kib: int = Field(default=65536, ge=8, alias="CAREPLAN_ARGON2_MEMORY_KIB")
+    clinic_name: str = Field(default="Careplan Clinic", alias="CAREPLAN_CLINIC_NAME")
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        if self.environment == "production" and self.secret_key == DEVELOPMENT_SECRET_KEY:
+            raise ValueError("CAREPLAN_SECRET_KEY must be set when CAREPLAN_ENV=production")
+        if self.environment == "production" and len(self.secret_key) < 32:
+            raise ValueError("CAREPLAN_SECRET_KEY must be at least 32 characters in production")
+        return self

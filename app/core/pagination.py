@@ -1,0 +1,93 @@
+"""Keyset pagination on (created_at, id) with opaque cursors, and the list query parameters."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Generic, TypeVar
+
+import orjson
+from fastapi import Depends, Query
+from pydantic import BaseModel
+from sqlalchemy import Select, tuple_
+
+from app.core.errors import ValidationFailed
+
+T = TypeVar("T")
+
+
+class PageOf(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PageParams:
+    limit: int
+    after: tuple[dt.datetime, uuid.UUID] | None
+    updated_since: dt.datetime | None
+
+
+def encode_cursor(created_at: dt.datetime, row_id: uuid.UUID) -> str:
+    raw = orjson.dumps([created_at.isoformat(), str(row_id)])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        created_at, row_id = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
+        parsed = dt.datetime.fromisoformat(created_at)
+        if parsed.tzinfo is None:
+            raise ValueError("cursor timestamp without zone")
+        return parsed, uuid.UUID(row_id)
+    except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
+        raise ValidationFailed.field(["query", "cursor"], "not a cursor from this API") from exc
+
+
+def _page_params(
+    limit: Annotated[int, Query(ge=1, le=200, description="Page size, 1–200")] = 50,
+    cursor: Annotated[
+        str | None, Query(max_length=200, description="`next_cursor` of the previous page")
+    ] = None,
+    updated_since: Annotated[
+        dt.datetime | None, Query(description="Only rows changed at or after this instant")
+    ] = None,
+) -> PageParams:
+    if updated_since is not None and updated_since.tzinfo is None:
+        raise ValidationFailed.field(
+            ["query", "updated_since"], "timestamps need a zone, e.g. 2026-01-31T09:00:00Z"
+        )
+    return PageParams(
+        limit=limit,
+        after=decode_cursor(cursor) if cursor else None,
+        updated_since=updated_since,
+    )
+
+
+Page = Annotated[PageParams, Depends(_page_params)]
+IncludeArchived = Annotated[
+    bool, Query(description="Also list soft-deleted (archived) rows")
+]
+
+
+def paginate(stmt: Select[Any], model: Any, page: PageParams) -> Select[Any]:
+    """Adds the keyset condition, `updated_since`, the stable order and limit + 1 to `stmt`."""
+    if page.after is not None:
+        created_at, row_id = page.after
+        stmt = stmt.where(tuple_(model.created_at, model.id) > tuple_(created_at, row_id))
+    if page.updated_since is not None:
+        stmt = stmt.where(model.updated_at >= page.updated_since)
+    return stmt.order_by(model.created_at, model.id).limit(page.limit + 1)
+
+
+def page_of(rows: Sequence[T], page: PageParams) -> tuple[list[T], str | None]:
+    """Splits the limit + 1 rows of `paginate` into the page and the next cursor."""
+    items = list(rows[: page.limit])
+    if len(rows) > page.limit:
+        last: Any = items[-1]
+        return items, encode_cursor(last.created_at, last.id)
+    return items, None

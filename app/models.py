@@ -1,0 +1,29 @@
+"""Every table of the service, imported in one place for Alembic and the tests."""
+
+from app.audit.models import AuditEvent
+from app.auth.models import ApiKey, User
+from app.care_plans.models import CarePlan, Goal, care_plan_referrals
+from app.clients.models import Client, Consent, Precaution
+from app.core.db import Base
+from app.directory.models import ReferringProfessional, Therapist
+from app.referrals.models import Referral
+from app.session_records.models import Addendum, Measurement, SessionRecord
+
+__all__ = [
+    "Addendum",
+    "ApiKey",
+    "AuditEvent",
+    "Base",
+    "CarePlan",
+    "Client",
+    "Consent",
+    "Goal",
+    "Measurement",
+    "Precaution",
+    "Referral",
+    "ReferringProfessional",
+    "SessionRecord",
+    "Therapist",
+    "User",
+    "care_plan_referrals",
+]

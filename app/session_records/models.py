@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.db import Archivable, Base, JSONType, Resource, utcnow
+
+
+class SessionRecord(Resource, Archivable):
+    """One massage session: its booking, its clinical note, and its signature."""
+
+    __tablename__ = "session_records"
+
+    client_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clients.id"))
+    care_plan_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("care_plans.id"))
+    therapist_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("therapists.id"))
+    scheduled_start: Mapped[dt.datetime]
+    scheduled_end: Mapped[dt.datetime]
+    duration_minutes: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    session_type: Mapped[str] = mapped_column(String(32))
+    body_regions: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    regions_avoided: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    techniques: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    pressure: Mapped[str | None] = mapped_column(String(16))
+    soap: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    health_update: Mapped[str | None] = mapped_column(Text)
+    adverse_event: Mapped[str | None] = mapped_column(Text)
+    home_care: Mapped[str | None] = mapped_column(Text)
+    adjacent_appointment: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    warnings: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    note_status: Mapped[str] = mapped_column(String(16), default="draft")
+    signed_at: Mapped[dt.datetime | None]
+    signed_by: Mapped[uuid.UUID | None]
+    content_sha256: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (
+        Index("ix_session_records_created_at_id", "created_at", "id"),
+        Index("ix_session_records_client_id", "client_id", "scheduled_start"),
+        Index("ix_session_records_care_plan_id", "care_plan_id", "scheduled_start"),
+        Index("ix_session_records_therapist_id", "therapist_id", "scheduled_start"),
+        Index("ix_session_records_status", "status", "created_at", "id"),
+        Index("ix_session_records_updated_at", "updated_at"),
+    )
+
+
+class Measurement(Base):
+    """A measured value recorded in a session (pre or post), optionally against a goal."""
+
+    __tablename__ = "measurements"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("session_records.id"))
+    client_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clients.id"))
+    goal_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("goals.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    measure: Mapped[str] = mapped_column(String(16))
+    value: Mapped[float] = mapped_column(Float)
+    unit: Mapped[str | None] = mapped_column(String(50))
+    timing: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        Index("ix_measurements_session_id", "session_id", "position"),
+        Index("ix_measurements_client_id", "client_id", "created_at"),
+        Index("ix_measurements_goal_id", "goal_id"),
+    )
+
+
+class Addendum(Base):
+    """A correction appended to a signed note: never changed, never deleted."""
+
+    __tablename__ = "addenda"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("session_records.id"))
+    author_type: Mapped[str] = mapped_column(String(16))
+    author_id: Mapped[uuid.UUID]
+    text: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_addenda_session_id", "session_id", "created_at"),)
