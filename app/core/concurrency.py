@@ -59,8 +59,9 @@ class MergePatch(BaseModel):
     @model_validator(mode="after")
     def _required_fields_stay_set(self) -> MergePatch:
         cleared = [
-            name for name in self.model_fields_set if name in self.not_null
-            and getattr(self, name) is None
+            name
+            for name in self.model_fields_set
+            if name in self.not_null and getattr(self, name) is None
         ]
         if cleared:
             raise ValueError(f"these fields may not be null: {', '.join(sorted(cleared))}")

@@ -1,8 +1,23 @@
-"""Per-request context that logs and audit events carry: the request id and the caller's address."""
+"""Per-request context that logs and audit events carry: the request id, the caller's address,
+the method and the path."""
 
 from __future__ import annotations
 
 from contextvars import ContextVar
+from dataclasses import dataclass
 
-request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
-client_ip_var: ContextVar[str | None] = ContextVar("client_ip", default=None)
+
+@dataclass(frozen=True, slots=True)
+class RequestInfo:
+    request_id: str
+    ip: str | None
+    method: str
+    path: str
+
+
+request_info_var: ContextVar[RequestInfo | None] = ContextVar("request_info", default=None)
+
+
+def current_request_id() -> str | None:
+    info = request_info_var.get()
+    return info.request_id if info else None

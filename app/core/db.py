@@ -1,4 +1,4 @@
-"""The data layer's shared pieces: URL handling, the engine, the declarative base and column types."""
+"""The data layer: URL handling, the engine, the declarative base and column types."""
 
 from __future__ import annotations
 
@@ -9,7 +9,12 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Integer, MetaData, Uuid, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator

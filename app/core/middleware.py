@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.context import client_ip_var, request_id_var
+from app.core.context import RequestInfo, request_info_var
 from app.core.errors import InternalError, PayloadTooLarge, problem_response
 from app.core.observability import Metrics
 
@@ -43,9 +43,11 @@ class RequestContextMiddleware:
             return
         started = time.perf_counter()
         request_id = _incoming_request_id(scope) or uuid.uuid4().hex
-        rid_token = request_id_var.set(request_id)
         client = scope.get("client")
-        ip_token = client_ip_var.set(client[0] if client else None)
+        client_ip = client[0] if client else None
+        info_token = request_info_var.set(
+            RequestInfo(request_id, client_ip, scope["method"], scope["path"])
+        )
         state: dict[str, Any] = {"status": 500, "started": False}
         rid_header = (b"x-request-id", request_id.encode())
 
@@ -99,11 +101,10 @@ class RequestContextMiddleware:
                         "path": scope["path"],
                         "status": state["status"],
                         "duration_ms": round(elapsed * 1000, 2),
-                        "client_ip": client_ip_var.get(),
+                        "client_ip": client_ip,
                     },
                 )
-            request_id_var.reset(rid_token)
-            client_ip_var.reset(ip_token)
+            request_info_var.reset(info_token)
 
 
 def _incoming_request_id(scope: Scope) -> str | None:

@@ -69,25 +69,29 @@ def _page_params(
 
 
 Page = Annotated[PageParams, Depends(_page_params)]
-IncludeArchived = Annotated[
-    bool, Query(description="Also list soft-deleted (archived) rows")
-]
+IncludeArchived = Annotated[bool, Query(description="Also list soft-deleted (archived) rows")]
 
 
 def paginate(stmt: Select[Any], model: Any, page: PageParams) -> Select[Any]:
     """Adds the keyset condition, `updated_since`, the stable order and limit + 1 to `stmt`."""
-    if page.after is not None:
-        created_at, row_id = page.after
-        stmt = stmt.where(tuple_(model.created_at, model.id) > tuple_(created_at, row_id))
     if page.updated_since is not None:
         stmt = stmt.where(model.updated_at >= page.updated_since)
-    return stmt.order_by(model.created_at, model.id).limit(page.limit + 1)
+    return paginate_by(stmt, model.created_at, model.id, page)
 
 
-def page_of(rows: Sequence[T], page: PageParams) -> tuple[list[T], str | None]:
+def paginate_by(stmt: Select[Any], at: Any, row_id: Any, page: PageParams) -> Select[Any]:
+    """Keyset pagination on (`at`, `row_id`), oldest first; fetches one row more than the page."""
+    if page.after is not None:
+        stmt = stmt.where(tuple_(at, row_id) > tuple_(*page.after))
+    return stmt.order_by(at, row_id).limit(page.limit + 1)
+
+
+def page_of(
+    rows: Sequence[T], page: PageParams, at: str = "created_at"
+) -> tuple[list[T], str | None]:
     """Splits the limit + 1 rows of `paginate` into the page and the next cursor."""
     items = list(rows[: page.limit])
     if len(rows) > page.limit:
         last: Any = items[-1]
-        return items, encode_cursor(last.created_at, last.id)
+        return items, encode_cursor(getattr(last, at), last.id)
     return items, None

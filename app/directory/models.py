@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-
 from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -45,5 +44,3 @@ class ReferringProfessional(Resource, Archivable):
         Index("ix_referring_professionals_discipline", "discipline", "created_at", "id"),
         Index("ix_referring_professionals_updated_at", "updated_at"),
     )
-
-

@@ -1,0 +1,116 @@
+"""Writing audit events into the request's own transaction, and reading them back."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.models import AuditEvent
+from app.core.context import request_info_var
+from app.core.db import utcnow
+from app.core.pagination import PageParams, paginate_by
+
+
+class AuditAction(StrEnum):
+    read = "read"
+    create = "create"
+    update = "update"
+    delete = "delete"
+    sign = "sign"
+    export = "export"
+    login = "login"
+    denied = "denied"
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    actor_type: str | None
+    actor_id: uuid.UUID | None
+    role: str | None
+
+
+def _event(
+    actor: Actor,
+    action: AuditAction,
+    resource_type: str | None,
+    resource_id: uuid.UUID | None,
+    client_id: uuid.UUID | None,
+    status: int | None = None,
+) -> AuditEvent:
+    info = request_info_var.get()
+    return AuditEvent(
+        id=uuid.uuid4(),
+        at=utcnow(),
+        actor_type=actor.actor_type,
+        actor_id=actor.actor_id,
+        role=actor.role,
+        action=action.value,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        client_id=client_id,
+        request_id=info.request_id if info else None,
+        ip=info.ip if info else None,
+        method=info.method if info else None,
+        path=info.path[:500] if info else None,
+        status=status,
+    )
+
+
+def record(
+    db: AsyncSession,
+    actor: Actor,
+    action: AuditAction,
+    resource_type: str,
+    resource_id: uuid.UUID | None = None,
+    client_id: uuid.UUID | None = None,
+) -> None:
+    """Adds the event to the request's transaction: it commits or rolls back with the work."""
+    db.add(_event(actor, action, resource_type, resource_id, client_id))
+
+
+def record_each(
+    db: AsyncSession,
+    actor: Actor,
+    action: AuditAction,
+    resource_type: str,
+    rows: Iterable[tuple[uuid.UUID, uuid.UUID | None]],
+) -> None:
+    """One event per row read (resource id, client id), written in one batch."""
+    db.add_all([_event(actor, action, resource_type, rid, cid) for rid, cid in rows])
+
+
+def denied_event(actor: Actor, status: int) -> AuditEvent:
+    return _event(actor, AuditAction.denied, None, None, None, status=status)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilters:
+    client_id: uuid.UUID | None = None
+    actor_id: uuid.UUID | None = None
+    action: AuditAction | None = None
+    from_: dt.datetime | None = None
+    to: dt.datetime | None = None
+
+
+async def list_events(
+    db: AsyncSession, filters: AuditFilters, page: PageParams
+) -> list[AuditEvent]:
+    stmt = select(AuditEvent)
+    if filters.client_id is not None:
+        stmt = stmt.where(AuditEvent.client_id == filters.client_id)
+    if filters.actor_id is not None:
+        stmt = stmt.where(AuditEvent.actor_id == filters.actor_id)
+    if filters.action is not None:
+        stmt = stmt.where(AuditEvent.action == filters.action.value)
+    if filters.from_ is not None:
+        stmt = stmt.where(AuditEvent.at >= filters.from_)
+    if filters.to is not None:
+        stmt = stmt.where(AuditEvent.at < filters.to)
+    stmt = paginate_by(stmt, AuditEvent.at, AuditEvent.id, page)
+    return list((await db.scalars(stmt)).all())

@@ -1,0 +1,88 @@
+"""Who is calling, and whether their role may use a route. Decided here, once."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy import select
+
+from app.audit.service import Actor
+from app.auth.models import ApiKey
+from app.core.errors import Forbidden, Unauthorized
+from app.core.routing import DbSession
+from app.core.security import (
+    API_KEY_PREFIX,
+    Caller,
+    Role,
+    api_key_digest,
+    caller_from_access_token,
+)
+
+bearer = OAuth2PasswordBearer(
+    tokenUrl="/v1/auth/token",
+    auto_error=False,
+    description="A user access token from `POST /v1/auth/token`, or an API key (`cpk_…`).",
+)
+
+
+async def current_caller(
+    request: Request, db: DbSession, token: Annotated[str | None, Depends(bearer)]
+) -> Caller:
+    if not token:
+        raise Unauthorized()
+    caller: Caller | None
+    if token.startswith(API_KEY_PREFIX):
+        caller = await _caller_from_api_key(db, token)
+    else:
+        caller = caller_from_access_token(token, request.app.state.settings.secret_key)
+    if caller is None:
+        raise Unauthorized("The bearer token is invalid, expired or revoked")
+    request.state.caller = caller
+    return caller
+
+
+async def _caller_from_api_key(db: DbSession, key: str) -> Caller | None:
+    row = (
+        await db.execute(
+            select(
+                ApiKey.id, ApiKey.role, ApiKey.therapist_id, ApiKey.referring_professional_id
+            ).where(ApiKey.key_hash == api_key_digest(key), ApiKey.revoked_at.is_(None))
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    return Caller(
+        actor_type="api_key",
+        actor_id=row.id,
+        role=Role(row.role),
+        therapist_id=row.therapist_id,
+        referring_professional_id=row.referring_professional_id,
+    )
+
+
+def allow(*roles: Role) -> Callable[..., Awaitable[Caller]]:
+    """A dependency that lets the given roles through and answers 403 to the others."""
+    allowed = frozenset(roles)
+
+    async def caller_with_role(caller: Annotated[Caller, Depends(current_caller)]) -> Caller:
+        if caller.role not in allowed:
+            raise Forbidden(f"The {caller.role.value} role may not do this")
+        return caller
+
+    return caller_with_role
+
+
+def actor(caller: Caller) -> Actor:
+    return Actor(caller.actor_type, caller.actor_id, caller.role.value)
+
+
+def anonymous_actor() -> Actor:
+    return Actor(None, None, None)
+
+
+AdminCaller = Annotated[Caller, Depends(allow(Role.admin))]
+StaffCaller = Annotated[Caller, Depends(allow(Role.admin, Role.therapist, Role.front_desk))]
+ClinicalCaller = Annotated[Caller, Depends(allow(Role.admin, Role.therapist))]

@@ -1,0 +1,132 @@
+"""Clients, their precautions and their consents."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.clients.models import Client, Consent, Precaution
+from app.clients.schemas import (
+    Clearance,
+    ClientCreate,
+    ConsentCreate,
+    ConsentKind,
+    PrecautionCreate,
+    PrecautionUpdate,
+    Severity,
+)
+from app.core import crud
+from app.core.db import utcnow
+from app.core.errors import ValidationFailed
+from app.core.pagination import PageParams
+from app.directory.models import ReferringProfessional
+from app.referrals.models import Referral
+
+
+@dataclass(frozen=True, slots=True)
+class ClientFilters:
+    q: str | None = None
+    referring_professional_id: uuid.UUID | None = None
+    include_archived: bool = False
+
+
+async def create_client(db: AsyncSession, data: ClientCreate) -> Client:
+    return await crud.create(db, Client, data)
+
+
+async def list_clients(db: AsyncSession, filters: ClientFilters, page: PageParams) -> list[Client]:
+    conditions: list[ColumnElement[bool]] = []
+    if filters.q:
+        conditions.append(crud.name_matches(filters.q, Client.given_name, Client.family_name))
+    if filters.referring_professional_id is not None:
+        conditions.append(
+            exists().where(
+                Referral.client_id == Client.id,
+                Referral.referring_professional_id == filters.referring_professional_id,
+                Referral.archived_at.is_(None),
+            )
+        )
+    return await crud.list_page(
+        db, Client, page, *conditions, include_archived=filters.include_archived
+    )
+
+
+async def _require_referring_professional(
+    db: AsyncSession, rp_id: uuid.UUID, loc: list[str | int]
+) -> None:
+    found = await db.scalar(
+        select(ReferringProfessional.id).where(
+            ReferringProfessional.id == rp_id, ReferringProfessional.archived_at.is_(None)
+        )
+    )
+    if found is None:
+        raise ValidationFailed.field(loc, "no such referring professional")
+
+
+# ---- precautions -----------------------------------------------------------------------------
+
+
+async def add_precaution(db: AsyncSession, client: Client, data: PrecautionCreate) -> Precaution:
+    return await crud.create(db, Precaution, data, client_id=client.id)
+
+
+async def list_precautions(db: AsyncSession, client: Client, page: PageParams) -> list[Precaution]:
+    return await crud.list_page(db, Precaution, page, Precaution.client_id == client.id)
+
+
+async def update_precaution(
+    db: AsyncSession, precaution: Precaution, patch: PrecautionUpdate, expected_version: int
+) -> Precaution:
+    changes = patch.changes()
+    severity = changes.get("severity", precaution.severity)
+    regions = changes.get("body_regions", precaution.body_regions)
+    if severity == Severity.local and not regions:
+        raise ValidationFailed.field(
+            ["body", "body_regions"], "a local precaution names the body_regions it applies to"
+        )
+    return await crud.patch(db, precaution, changes, expected_version)
+
+
+async def clear_precaution(
+    db: AsyncSession, precaution: Precaution, clearance: Clearance
+) -> Precaution:
+    """Records a referring professional's clearance to treat despite the precaution."""
+    await _require_referring_professional(
+        db, clearance.referring_professional_id, ["body", "referring_professional_id"]
+    )
+    precaution.clearance_referring_professional_id = clearance.referring_professional_id
+    precaution.cleared_on = clearance.cleared_on
+    precaution.clearance_note = clearance.note
+    await db.flush()
+    return precaution
+
+
+# ---- consents --------------------------------------------------------------------------------
+
+
+async def add_consent(db: AsyncSession, client: Client, data: ConsentCreate) -> Consent:
+    if data.kind is ConsentKind.share_with_referrer and data.referring_professional_id:
+        await _require_referring_professional(
+            db, data.referring_professional_id, ["body", "referring_professional_id"]
+        )
+    return await crud.create(db, Consent, data, client_id=client.id)
+
+
+async def list_consents(db: AsyncSession, client: Client, page: PageParams) -> list[Consent]:
+    return await crud.list_page(db, Consent, page, Consent.client_id == client.id)
+
+
+async def revoke_consent(db: AsyncSession, consent: Consent) -> Consent:
+    """Revoking takes effect at once; revoking a revoked consent changes nothing."""
+    if consent.revoked_at is None:
+        consent.revoked_at = utcnow()
+        await db.flush()
+    return consent
+
+
+def today() -> dt.date:
+    return utcnow().date()

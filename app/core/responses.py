@@ -1,0 +1,56 @@
+"""Serializing responses once, with the fields a caller may not see left out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
+from starlette.responses import Response
+
+from app.core.concurrency import etag
+from app.core.security import Caller
+
+
+class ReadModel(BaseModel):
+    """A response schema. `clinical_fields` are left out of every response to the front desk."""
+
+    model_config = ConfigDict(from_attributes=True)
+    clinical_fields: ClassVar[frozenset[str]] = frozenset()
+
+    @model_serializer(mode="wrap")
+    def _strip_clinical(  # type: ignore[no-untyped-def]  # an annotation would hide the schema
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ):
+        data = handler(self)
+        context = info.context
+        if self.clinical_fields and isinstance(context, Mapping) and context.get("strip_clinical"):
+            for name in self.clinical_fields:
+                data.pop(name, None)
+        return data
+
+
+def render(
+    model: BaseModel,
+    caller: Caller | None,
+    *,
+    status_code: int = 200,
+    version: int | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    strip = caller is not None and not caller.sees_clinical_content
+    body = model.model_dump_json(context={"strip_clinical": strip})
+    out = dict(headers or {})
+    if version is not None:
+        out["ETag"] = etag(version)
+    return Response(body, status_code=status_code, media_type="application/json", headers=out)
+
+
+def no_content() -> Response:
+    return Response(status_code=204)

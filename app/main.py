@@ -1,0 +1,149 @@
+"""The application factory: middleware, error handlers, routers and the database engine."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.audit import router as audit_router
+from app.audit.models import AuditEvent
+from app.audit.service import Actor, denied_event
+from app.auth import router as auth_router
+from app.auth.service import LoginThrottle
+from app.clients import router as clients_router
+from app.core.config import Settings
+from app.core.db import create_engine, make_sessionmaker
+from app.core.errors import AppError, Forbidden, Hidden, Unauthorized, install_error_handlers
+from app.core.middleware import RequestContextMiddleware
+from app.core.observability import Metrics, configure_logging
+from app.core.security import Caller, PasswordHashing
+from app.directory import router as directory_router
+
+logger = logging.getLogger("careplan")
+
+DESCRIPTION = """
+Treatment plans for massage-therapy clinics: clients and their precautions, referring
+professionals, referrals, care plans with measurable goals, signed session records and
+progress summaries for the practitioners who referred the client.
+
+* Authenticate with `Authorization: Bearer <token>`: a user access token from
+  `POST /v1/auth/token` or an API key.
+* Every error is an RFC 9457 `application/problem+json` document.
+* `PATCH` is JSON merge-patch and needs `If-Match` with the resource's `ETag`.
+* Lists are keyset-paginated: follow `next_cursor` until it is null.
+"""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession] | None = None,
+) -> FastAPI:
+    settings = settings or Settings()
+    engine = None
+    if sessionmaker is None:
+        engine = create_engine(
+            settings.database_url, pool_size=settings.db_pool_size, echo=settings.db_echo
+        )
+        sessionmaker = make_sessionmaker(engine)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if engine is not None:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Careplan API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url="/redoc",
+        openapi_url="/openapi.json",
+    )
+    metrics = Metrics()
+    app.state.settings = settings
+    app.state.sessionmaker = sessionmaker
+    app.state.metrics = metrics
+    app.state.password_hashing = PasswordHashing(
+        settings.argon2_time_cost, settings.argon2_memory_kib
+    )
+    app.state.login_throttle = LoginThrottle()
+    app.state.on_error = _audit_denied
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics, access_log=settings.access_log)
+
+    _add_operational_routes(app)
+    # The routes are added to the app itself rather than through include_router, so that
+    # `app.routes` lists every path operation (the route-rule test and tools walk it).
+    for module in (auth_router, directory_router, clients_router, audit_router):
+        app.router.routes.extend(module.router.routes)
+    return app
+
+
+def _add_operational_routes(app: FastAPI) -> None:
+    @app.get("/v1/health", tags=["operations"], summary="Liveness: the process answers")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get(
+        "/v1/health/ready",
+        tags=["operations"],
+        summary="Readiness: the database answers",
+        responses={503: {"description": "The database does not answer"}},
+    )
+    async def ready(request: Request) -> Response:
+        try:
+            async with request.app.state.sessionmaker() as session:
+                await session.execute(text("SELECT 1"))
+        except Exception:
+            logger.warning("readiness check failed", exc_info=True)
+            return Response(
+                b'{"status":"unavailable","database":"unreachable"}',
+                status_code=503,
+                media_type="application/json",
+            )
+        return Response(b'{"status":"ok","database":"ok"}', media_type="application/json")
+
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        summary="Prometheus metrics of this worker",
+        response_class=Response,
+    )
+    async def prometheus_metrics(request: Request) -> Response:
+        registry = request.app.state.metrics.registry
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+async def _audit_denied(request: Request, error: AppError) -> None:
+    """Denied requests are audited in a transaction of their own: the request's rolled back."""
+    if not isinstance(error, Unauthorized | Forbidden | Hidden):
+        return
+    caller: Caller | None = getattr(request.state, "caller", None)
+    who = (
+        Actor(caller.actor_type, caller.actor_id, caller.role.value)
+        if caller
+        else Actor(None, None, None)
+    )
+    event: AuditEvent = denied_event(who, error.status)
+    try:
+        async with request.app.state.sessionmaker() as session:
+            session.add(event)
+            await session.commit()
+    except Exception:
+        logger.exception("could not write the audit event of a denied request")
+
+
+def app_factory() -> FastAPI:
+    """For `uvicorn --factory app.main:app_factory`: settings from the environment."""
+    settings = Settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)
