@@ -95,9 +95,9 @@ def _directory_routes(
 
     async def update_entry(
         entry_id: uuid.UUID,
-        patch: update_schema,
+        patch: update_schema,  # type: ignore[valid-type]
         db: DbSession,
-        caller: Editor,  # type: ignore[valid-type]
+        caller: Editor,
         expected: ExpectedVersion,
     ) -> Response:
         row = await crud.get_or_404(db, model, entry_id, what=what)
