@@ -16,6 +16,7 @@ from app.audit.models import AuditEvent
 from app.audit.service import Actor, denied_event
 from app.auth import router as auth_router
 from app.auth.service import LoginThrottle
+from app.care_plans import router as care_plans_router
 from app.clients import router as clients_router
 from app.core.config import Settings
 from app.core.db import create_engine, make_sessionmaker
@@ -24,6 +25,8 @@ from app.core.middleware import RequestContextMiddleware
 from app.core.observability import Metrics, configure_logging
 from app.core.security import Caller, PasswordHashing
 from app.directory import router as directory_router
+from app.referrals import router as referrals_router
+from app.session_records import router as session_records_router
 
 logger = logging.getLogger("careplan")
 
@@ -83,7 +86,15 @@ def create_app(
     _add_operational_routes(app)
     # The routes are added to the app itself rather than through include_router, so that
     # `app.routes` lists every path operation (the route-rule test and tools walk it).
-    for module in (auth_router, directory_router, clients_router, audit_router):
+    for module in (
+        auth_router,
+        directory_router,
+        clients_router,
+        referrals_router,
+        care_plans_router,
+        session_records_router,
+        audit_router,
+    ):
         app.router.routes.extend(module.router.routes)
     return app
 
