@@ -68,7 +68,18 @@ class MergePatch(BaseModel):
         return self
 
     def changes(self) -> dict[str, Any]:
-        return self.model_dump(exclude_unset=True)
+        return storable(self, exclude_unset=True)
+
+
+def storable(model: BaseModel, **dump_options: Any) -> dict[str, Any]:
+    """The model's fields as column values: scalars as Python objects (UUID, date, …), objects
+    and lists in their JSON form, ready for JSON columns."""
+    plain = model.model_dump(**dump_options)
+    as_json = model.model_dump(mode="json", **dump_options)
+    return {
+        name: as_json[name] if isinstance(value, dict | list) else value
+        for name, value in plain.items()
+    }
 
 
 def apply_changes(target: Any, changes: dict[str, Any]) -> None:

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.concurrency import MergePatch, apply_changes, check_version
+from app.core.concurrency import MergePatch, apply_changes, check_version, storable
 from app.core.db import Resource, utcnow
 from app.core.errors import NotFound
 from app.core.pagination import PageParams, paginate
@@ -32,7 +32,7 @@ async def get_or_404(
 
 
 async def create(db: AsyncSession, model: type[R], data: BaseModel, **extra: Any) -> R:
-    row = model(**data.model_dump(), **extra)
+    row = model(**storable(data), **extra)
     db.add(row)
     await db.flush()
     return row

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 logger = logging.getLogger("careplan.errors")
 
@@ -213,6 +214,8 @@ def to_app_error(exc: BaseException) -> AppError:
                 error.detail = "This method is not allowed on this path"
             elif exc.status_code == 404:
                 error.detail = "No such resource"
+            # e.g. the `Allow` header a 405 must carry (RFC 9110 §15.5.6)
+            error.headers.update(exc.headers or {})
             return error
         generic = AppError(str(exc.detail))
         generic.status, generic.slug, generic.title = exc.status_code, "http-error", "HTTP error"
@@ -224,8 +227,20 @@ def to_app_error(exc: BaseException) -> AppError:
     return InternalError("An unexpected error occurred; quote the X-Request-ID when reporting it")
 
 
+def _allowed_methods(request: Request) -> set[str]:
+    """Every method some route serves on this path: the router names only the first route's."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return methods
+
+
 async def _handle(request: Request, exc: Exception) -> Response:
     error = to_app_error(exc)
+    if isinstance(error, MethodNotAllowed) and (methods := _allowed_methods(request)):
+        error.headers["Allow"] = ", ".join(sorted(methods))
     if isinstance(error, InternalError):
         logger.exception("unhandled error", exc_info=exc)
     on_error = getattr(request.app.state, "on_error", None)

@@ -5,7 +5,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.db import Archivable, Base, JSONType, Resource, utcnow
 
@@ -37,6 +37,14 @@ class SessionRecord(Resource, Archivable):
     signed_at: Mapped[dt.datetime | None]
     signed_by: Mapped[uuid.UUID | None]
     content_sha256: Mapped[str | None] = mapped_column(String(64))
+
+    # loaded explicitly (selectinload) wherever they are used: a lazy load raises
+    measurements: Mapped[list[Measurement]] = relationship(
+        order_by="Measurement.position", lazy="raise", cascade="all, delete-orphan"
+    )
+    addenda: Mapped[list[Addendum]] = relationship(
+        order_by="(Addendum.created_at, Addendum.id)", lazy="raise"
+    )
 
     __table_args__ = (
         Index("ix_session_records_created_at_id", "created_at", "id"),

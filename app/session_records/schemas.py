@@ -1,0 +1,251 @@
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from enum import StrEnum
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from app.care_plans.schemas import Measure
+from app.clients.schemas import BodyRegion, BodyRegions
+from app.core.concurrency import MergePatch
+from app.core.fields import NoteText
+from app.core.responses import ReadModel
+
+
+class SessionStatus(StrEnum):
+    scheduled = "scheduled"
+    completed = "completed"
+    cancelled = "cancelled"
+    no_show = "no_show"
+
+
+class SessionType(StrEnum):
+    therapeutic = "therapeutic"
+    relaxation = "relaxation"
+    sports = "sports"
+    prenatal = "prenatal"
+    oncology = "oncology"
+    lymphatic_drainage = "lymphatic_drainage"
+    other = "other"
+
+
+class Pressure(StrEnum):
+    light = "light"
+    moderate = "moderate"
+    firm = "firm"
+    deep = "deep"
+
+
+class NoteStatus(StrEnum):
+    draft = "draft"
+    signed = "signed"
+
+
+Duration = Annotated[int, Field(ge=5, le=240, description="Minutes, 5–240")]
+Techniques = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=100)]],
+    Field(max_length=30, examples=[["myofascial release", "trigger point"]]),
+]
+
+
+class Soap(BaseModel):
+    """The SOAP note: subjective, objective, assessment, plan (each up to 20,000 characters)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    subjective: NoteText | None = None
+    objective: NoteText | None = None
+    assessment: NoteText | None = None
+    plan: NoteText | None = None
+
+
+class MeasurementIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    goal_id: uuid.UUID | None = None
+    measure: Measure
+    value: float = Field(allow_inf_nan=False)
+    unit: Annotated[str, Field(max_length=50)] | None = None
+    timing: Literal["pre", "post"]
+
+
+class MeasurementRead(ReadModel):
+    id: uuid.UUID
+    goal_id: uuid.UUID | None
+    measure: str
+    value: float
+    unit: str | None
+    timing: Literal["pre", "post"]
+
+
+class AdjacentAppointment(BaseModel):
+    """Another part of the larger plan booked back to back, e.g. psychotherapy right after."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    referring_professional_id: uuid.UUID
+    relation: Literal["before", "after"]
+    starts_at: AwareDatetime
+
+
+class _SessionFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    care_plan_id: uuid.UUID | None = None
+    therapist_id: uuid.UUID
+    scheduled_start: AwareDatetime
+    duration_minutes: Duration
+    session_type: SessionType
+    body_regions: BodyRegions = Field(default_factory=list)
+    regions_avoided: BodyRegions = Field(default_factory=list)
+    techniques: Techniques = Field(default_factory=list)
+    pressure: Pressure | None = None
+    soap: Soap | None = None
+    measurements: Annotated[list[MeasurementIn], Field(max_length=50)] = Field(default_factory=list)
+    health_update: NoteText | None = None
+    adverse_event: NoteText | None = None
+    home_care: NoteText | None = None
+    adjacent_appointment: AdjacentAppointment | None = None
+
+
+class SessionCreate(_SessionFields):
+    client_id: uuid.UUID
+    status: Literal["scheduled", "completed"] = Field(
+        default="scheduled",
+        description="`completed` records a session after the fact; otherwise book it first",
+    )
+
+
+class SessionUpdate(MergePatch):
+    not_null = frozenset(
+        {
+            "therapist_id",
+            "scheduled_start",
+            "duration_minutes",
+            "session_type",
+            "status",
+            "body_regions",
+            "regions_avoided",
+            "techniques",
+            "measurements",
+        }
+    )
+
+    care_plan_id: uuid.UUID | None = None
+    therapist_id: uuid.UUID | None = None
+    scheduled_start: AwareDatetime | None = None
+    duration_minutes: Duration | None = None
+    status: SessionStatus | None = None
+    session_type: SessionType | None = None
+    body_regions: BodyRegions | None = None
+    regions_avoided: BodyRegions | None = None
+    techniques: Techniques | None = None
+    pressure: Pressure | None = None
+    soap: Soap | None = None
+    measurements: Annotated[list[MeasurementIn], Field(max_length=50)] | None = None
+    health_update: NoteText | None = None
+    adverse_event: NoteText | None = None
+    home_care: NoteText | None = None
+    adjacent_appointment: AdjacentAppointment | None = None
+
+
+# what the front desk may write: the booking, never the clinical note
+CLINICAL_INPUT_FIELDS = frozenset(
+    {
+        "soap",
+        "measurements",
+        "health_update",
+        "adverse_event",
+        "home_care",
+        "techniques",
+        "pressure",
+    }
+)
+
+
+class AddendumCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: Annotated[str, Field(min_length=1, max_length=20_000)]
+    reason: Annotated[str, Field(min_length=1, max_length=2_000)]
+
+
+class Author(BaseModel):
+    type: Literal["user", "api_key"]
+    id: uuid.UUID
+
+
+class AddendumRead(ReadModel):
+    id: uuid.UUID
+    author: Author
+    created_at: dt.datetime
+    text: str
+    reason: str
+
+    @classmethod
+    def of(cls, row: object) -> AddendumRead:
+        return cls(
+            id=getattr(row, "id"),  # noqa: B009
+            author=Author(type=getattr(row, "author_type"), id=getattr(row, "author_id")),  # noqa: B009
+            created_at=getattr(row, "created_at"),  # noqa: B009
+            text=getattr(row, "text"),  # noqa: B009
+            reason=getattr(row, "reason"),  # noqa: B009
+        )
+
+
+class WarningRead(BaseModel):
+    code: str
+    message: str
+    precaution_id: uuid.UUID | None = None
+
+
+class SessionRead(ReadModel):
+    clinical_fields: ClassVar[frozenset[str]] = frozenset(
+        {"soap", "measurements", "addenda", "adverse_event", "health_update", "home_care"}
+    )
+
+    id: uuid.UUID
+    client_id: uuid.UUID
+    care_plan_id: uuid.UUID | None
+    therapist_id: uuid.UUID
+    scheduled_start: dt.datetime
+    scheduled_end: dt.datetime
+    duration_minutes: int
+    status: SessionStatus
+    session_type: SessionType
+    body_regions: list[BodyRegion]
+    regions_avoided: list[BodyRegion]
+    techniques: list[str]
+    pressure: Pressure | None
+    soap: Soap | None
+    measurements: list[MeasurementRead]
+    health_update: str | None
+    adverse_event: str | None
+    home_care: str | None
+    adjacent_appointment: AdjacentAppointment | None
+    note_status: NoteStatus
+    signed_at: dt.datetime | None
+    signed_by: uuid.UUID | None
+    content_sha256: str | None
+    addenda: list[AddendumRead]
+    warnings: list[WarningRead]
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    archived_at: dt.datetime | None
+    version: int
+
+    @classmethod
+    def of(cls, row: object) -> SessionRead:
+        data = {
+            name: getattr(row, name)
+            for name in cls.model_fields
+            if name not in ("addenda", "measurements")
+        }
+        data["measurements"] = [
+            MeasurementRead.model_validate(m)
+            for m in getattr(row, "measurements")  # noqa: B009
+        ]
+        data["addenda"] = [AddendumRead.of(a) for a in getattr(row, "addenda")]  # noqa: B009
+        return cls.model_validate(data)

@@ -1,0 +1,569 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+
+from app.clients.models import Precaution
+from app.directory.models import Therapist
+from tests.session_records.conftest import START, Clinic, book
+
+
+def iso(moment: dt.datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+async def test_book_read_and_list(client: httpx.AsyncClient, clinic: Clinic) -> None:
+    created = await book(client, clinic)
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["status"] == "scheduled"
+    assert body["note_status"] == "draft"
+    assert body["scheduled_end"].startswith("2030-03-04T10:00:00")
+    assert body["version"] == 1
+    assert created.headers["location"] == f"/v1/sessions/{body['id']}"
+    fetched = await client.get(f"/v1/sessions/{body['id']}", headers=clinic.staff.headers("admin"))
+    assert fetched.status_code == 200
+    assert fetched.headers["etag"] == '"1"'
+
+    later = await book(client, clinic, scheduled_start=iso(START + dt.timedelta(days=7)))
+    assert later.status_code == 201
+    admin = clinic.staff.headers("admin")
+
+    async def ids(query: str) -> list[str]:
+        response = await client.get(f"/v1/sessions?{query}", headers=admin)
+        assert response.status_code == 200, response.text
+        return [item["id"] for item in response.json()["items"]]
+
+    both = [body["id"], later.json()["id"]]
+    assert await ids(f"client_id={clinic.client_id}") == both
+    assert await ids(f"care_plan_id={clinic.plan_id}") == both
+    assert await ids(f"therapist_id={clinic.therapist_id}") == both
+    assert await ids(f"therapist_id={clinic.colleague_id}") == []
+    assert await ids("status=scheduled") == both
+    assert await ids("status=completed") == []
+    assert await ids("from=2030-03-05T00:00:00Z") == [later.json()["id"]]
+    assert await ids("to=2030-03-05T00:00:00Z") == [body["id"]]
+    assert (
+        await client.get("/v1/sessions?from=2030-03-05T00:00:00", headers=admin)
+    ).status_code == 422
+
+
+async def test_standalone_session_without_plan(client: httpx.AsyncClient, clinic: Clinic) -> None:
+    created = await book(client, clinic, care_plan_id=None, session_type="relaxation")
+    assert created.status_code == 201, created.text
+    assert created.json()["care_plan_id"] is None
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("duration_minutes", 4),
+        ("duration_minutes", 241),
+        ("scheduled_start", "2030-03-04T09:00:00"),
+        ("body_regions", ["tail"]),
+        ("session_type", "reiki"),
+        ("pressure", "crushing"),
+        ("status", "cancelled"),
+        ("signed_at", "2030-03-04T09:00:00Z"),
+        ("note_status", "signed"),
+        ("warnings", []),
+    ],
+)
+async def test_invalid_bookings_are_422(
+    client: httpx.AsyncClient, clinic: Clinic, field: str, value: Any
+) -> None:
+    response = await book(client, clinic, **{field: value})
+    assert response.status_code == 422, response.text
+    assert response.json()["type"] == "/problems/validation-error"
+
+
+async def test_unknown_references_are_422(client: httpx.AsyncClient, clinic: Clinic) -> None:
+    missing = "00000000-0000-4000-8000-000000000000"
+    for field in ("client_id", "therapist_id", "care_plan_id"):
+        response = await book(client, clinic, **{field: missing})
+        assert response.status_code == 422, (field, response.text)
+        assert response.json()["errors"][0]["loc"] == ["body", field]
+    other_clients_plan = await book(client, clinic, client_id=str(clinic.other_client_id))
+    assert other_clients_plan.status_code == 422
+
+
+# ---- double booking ----------------------------------------------------------------------------
+
+
+async def test_overlapping_booking_is_refused(client: httpx.AsyncClient, clinic: Clinic) -> None:
+    assert (await book(client, clinic)).status_code == 201
+    overlap = await book(client, clinic, scheduled_start=iso(START + dt.timedelta(minutes=30)))
+    assert overlap.status_code == 409
+    assert overlap.json()["type"] == "/problems/therapist-unavailable"
+    back_to_back = await book(client, clinic, scheduled_start=iso(START + dt.timedelta(hours=1)))
+    assert back_to_back.status_code == 201
+    colleague = await book(client, clinic, therapist_id=str(clinic.colleague_id))
+    assert colleague.status_code == 201
+
+
+async def test_cancelled_session_frees_the_slot(client: httpx.AsyncClient, clinic: Clinic) -> None:
+    first = (await book(client, clinic)).json()
+    cancelled = await client.patch(
+        f"/v1/sessions/{first['id']}",
+        json={"status": "cancelled"},
+        headers={**clinic.staff.headers("front_desk"), "If-Match": '"1"'},
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    assert (await book(client, clinic)).status_code == 201
+
+
+async def test_moving_a_session_onto_another_is_refused(
+    client: httpx.AsyncClient, clinic: Clinic
+) -> None:
+    await book(client, clinic)
+    later = (await book(client, clinic, scheduled_start=iso(START + dt.timedelta(hours=3)))).json()
+    moved = await client.patch(
+        f"/v1/sessions/{later['id']}",
+        json={"scheduled_start": iso(START)},
+        headers={**clinic.staff.headers("admin"), "If-Match": '"1"'},
+    )
+    assert moved.status_code == 409
+    assert moved.json()["type"] == "/problems/therapist-unavailable"
+
+
+# ---- screening ---------------------------------------------------------------------------------
+
+
+async def add_precaution(
+    sessionmaker: async_sessionmaker[AsyncSession], clinic: Clinic, **fields: Any
+) -> str:
+    async with sessionmaker() as db:
+        values: dict[str, Any] = {
+            "body_regions": [],
+            "status": "active",
+            "requires_clearance": False,
+            **fields,
+        }
+        row = Precaution(client_id=clinic.client_id, **values)
+        db.add(row)
+        await db.commit()
+        return str(row.id)
+
+
+async def test_absolute_precaution_needing_clearance_blocks(
+    client: httpx.AsyncClient, clinic: Clinic, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    pid = await add_precaution(
+        sessionmaker, clinic, category="dvt", severity="absolute", requires_clearance=True
+    )
+    blocked = await book(client, clinic)
+    assert blocked.status_code == 409
+    problem = blocked.json()
+    assert problem["type"] == "/problems/contraindicated"
+    assert problem["blocking"][0]["precaution_id"] == pid
+    assert problem["blocking"][0]["category"] == "dvt"
+    assert problem["blocking"][0]["reason"]
+
+    cleared = await client.post(
+        f"/v1/precautions/{pid}/clearance",
+        json={
+            "referring_professional_id": str(clinic.staff.referring_professional_id),
+            "cleared_on": "2030-02-01",
+            "note": "Cleared by vascular surgeon",
+        },
+        headers=clinic.staff.headers("therapist"),
+    )
+    assert cleared.status_code == 200, cleared.text
+    booked = await book(client, clinic)
+    assert booked.status_code == 201, booked.text
+    assert any(w.get("precaution_id") == pid for w in booked.json()["warnings"])
+
+
+async def test_local_precaution_blocks_only_its_regions(
+    client: httpx.AsyncClient, clinic: Clinic, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    await add_precaution(
+        sessionmaker, clinic, category="skin_condition", severity="local", body_regions=["hips"]
+    )
+    assert (await book(client, clinic)).status_code == 409
+    fine = await book(client, clinic, body_regions=["neck", "shoulders"])
+    assert fine.status_code == 201, fine.text
+    assert fine.json()["warnings"]
+
+
+async def test_relative_precaution_warns(
+    client: httpx.AsyncClient, clinic: Clinic, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    pid = await add_precaution(sessionmaker, clinic, category="anticoagulants", severity="relative")
+    booked = await book(client, clinic)
+    assert booked.status_code == 201
+    assert [w["precaution_id"] for w in booked.json()["warnings"]] == [pid]
+
+
+async def test_resolved_precaution_is_ignored(
+    client: httpx.AsyncClient, clinic: Clinic, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    async with sessionmaker() as db:
+        db.add(
+            Precaution(
+                client_id=clinic.client_id,
+                category="dvt",
+                severity="absolute",
+                requires_clearance=True,
+                body_regions=[],
+                status="resolved",
+            )
+        )
+        await db.commit()
+    booked = await book(client, clinic)
+    assert booked.status_code == 201
+    assert booked.json()["warnings"] == []
+
+
+async def test_expired_license_blocks(
+    client: httpx.AsyncClient, clinic: Clinic, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    async with sessionmaker() as db:
+        therapist = await db.get(Therapist, clinic.therapist_id)
+        assert therapist is not None
+        therapist.license_expires_on = dt.date(2030, 3, 3)
+        await db.commit()
+    blocked = await book(client, clinic)
+    assert blocked.status_code == 409
+    assert blocked.json()["blocking"][0]["category"] == "license"
+
+
+async def test_pregnancy_needs_prenatal_certification(
+    client: httpx.AsyncClient, clinic: Clinic, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    await add_precaution(sessionmaker, clinic, category="pregnancy", severity="relative")
+    assert (await book(client, clinic)).status_code == 409
+    colleague = await book(
+        client, clinic, therapist_id=str(clinic.colleague_id), session_type="prenatal"
+    )
+    assert colleague.status_code == 201, colleague.text
+
+
+async def test_due_date_in_future_needs_prenatal_certification(
+    client: httpx.AsyncClient, clinic: Clinic
+) -> None:
+    admin = clinic.staff.headers("admin")
+    current = (await client.get(f"/v1/clients/{clinic.client_id}", headers=admin)).json()
+    patched = await client.patch(
+        f"/v1/clients/{clinic.client_id}",
+        json={"pregnancy_due_date": "2030-07-01"},
+        headers={**admin, "If-Match": f'"{current["version"]}"'},
+    )
+    assert patched.status_code == 200
+    assert (await book(client, clinic)).status_code == 409
+
+
+async def test_cancer_needs_oncology_certification(
+    client: httpx.AsyncClient, clinic: Clinic, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    await add_precaution(sessionmaker, clinic, category="cancer", severity="relative")
+    assert (await book(client, clinic)).status_code == 409
+    assert (await book(client, clinic, therapist_id=str(clinic.colleague_id))).status_code == 201
+
+
+async def test_referral_limits_surface_as_warnings(
+    client: httpx.AsyncClient, clinic: Clinic
+) -> None:
+    codes = []
+    for week in range(4):
+        booked = await book(client, clinic, scheduled_start=iso(START + dt.timedelta(weeks=week)))
+        assert booked.status_code == 201
+        codes.append({w["code"] for w in booked.json()["warnings"]})
+    assert "authorized_sessions_exceeded" not in codes[2]
+    assert "authorized_sessions_exceeded" in codes[3]
+    expired = await book(client, clinic, scheduled_start="2030-07-01T09:00:00Z")
+    assert "referral_expired" in {w["code"] for w in expired.json()["warnings"]}
+
+
+async def test_changing_regions_is_screened_again(
+    client: httpx.AsyncClient, clinic: Clinic, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    await add_precaution(
+        sessionmaker, clinic, category="recent_surgery", severity="local", body_regions=["knees"]
+    )
+    session = (await book(client, clinic)).json()
+    moved = await client.patch(
+        f"/v1/sessions/{session['id']}",
+        json={"body_regions": ["knees", "legs"]},
+        headers={**clinic.staff.headers("therapist"), "If-Match": '"1"'},
+    )
+    assert moved.status_code == 409
+    assert moved.json()["type"] == "/problems/contraindicated"
+    unchanged = await client.get(
+        f"/v1/sessions/{session['id']}", headers=clinic.staff.headers("admin")
+    )
+    assert unchanged.json()["body_regions"] == ["lower_back", "hips"]
+    assert unchanged.json()["version"] == 1
+
+
+async def test_completion_is_screened_again(
+    client: httpx.AsyncClient, clinic: Clinic, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    session = (await book(client, clinic)).json()
+    await add_precaution(
+        sessionmaker,
+        clinic,
+        category="fever_infection",
+        severity="absolute",
+        requires_clearance=True,
+    )
+    completed = await client.patch(
+        f"/v1/sessions/{session['id']}",
+        json={"status": "completed"},
+        headers={**clinic.staff.headers("therapist"), "If-Match": '"1"'},
+    )
+    assert completed.status_code == 409
+    assert completed.json()["type"] == "/problems/contraindicated"
+
+
+# ---- status, completion and measurements -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "allowed"),
+    [
+        ("completed", "scheduled", False),
+        ("completed", "cancelled", False),
+        ("cancelled", "completed", False),
+        ("cancelled", "scheduled", False),
+        ("no_show", "completed", False),
+        ("no_show", "scheduled", False),
+        ("completed", "no_show", False),
+    ],
+)
+async def test_session_status_moves(
+    client: httpx.AsyncClient, clinic: Clinic, first: str, then: str, allowed: bool
+) -> None:
+    session = (await book(client, clinic)).json()
+    headers = clinic.staff.headers("admin")
+    step = await client.patch(
+        f"/v1/sessions/{session['id']}",
+        json={"status": first},
+        headers={**headers, "If-Match": '"1"'},
+    )
+    assert step.status_code == 200, step.text
+    second = await client.patch(
+        f"/v1/sessions/{session['id']}",
+        json={"status": then},
+        headers={**headers, "If-Match": '"2"'},
+    )
+    assert second.status_code == (200 if allowed else 409)
+    if not allowed:
+        assert second.json()["type"] == "/problems/invalid-transition"
+
+
+def completion(**overrides: Any) -> dict[str, Any]:
+    return {
+        "status": "completed",
+        "techniques": ["myofascial release", "trigger point"],
+        "pressure": "moderate",
+        "health_update": "Slept better; no new medication",
+        "soap": {
+            "subjective": "Pain 6/10",
+            "objective": "Tight QL",
+            "assessment": "Improving",
+            "plan": "Continue weekly",
+        },
+        "home_care": "Cat-cow stretch twice a day",
+        **overrides,
+    }
+
+
+async def test_complete_with_note_and_measurements(
+    client: httpx.AsyncClient, clinic: Clinic
+) -> None:
+    session = (await book(client, clinic)).json()
+    body = completion(
+        measurements=[
+            {"goal_id": str(clinic.goal_id), "measure": "nprs", "value": 6, "timing": "pre"},
+            {"goal_id": str(clinic.goal_id), "measure": "nprs", "value": 4, "timing": "post"},
+            {"measure": "rom", "value": 120, "unit": "degrees", "timing": "post"},
+        ]
+    )
+    done = await client.patch(
+        f"/v1/sessions/{session['id']}",
+        json=body,
+        headers={**clinic.staff.headers("therapist"), "If-Match": '"1"'},
+    )
+    assert done.status_code == 200, done.text
+    result = done.json()
+    assert result["status"] == "completed"
+    assert [m["value"] for m in result["measurements"]] == [6, 4, 120]
+    assert result["soap"]["plan"] == "Continue weekly"
+
+
+@pytest.mark.parametrize(
+    "measurement",
+    [
+        {"measure": "nprs", "value": 11, "timing": "pre"},
+        {"measure": "odi", "value": -1, "timing": "pre"},
+        {"measure": "rmdq", "value": 25, "timing": "post"},
+        {"measure": "nprs", "value": 3, "timing": "during"},
+    ],
+)
+async def test_measurement_out_of_range_is_422(
+    client: httpx.AsyncClient, clinic: Clinic, measurement: dict[str, Any]
+) -> None:
+    response = await book(client, clinic, measurements=[measurement])
+    assert response.status_code == 422
+
+
+async def test_measurement_must_fit_its_goal(client: httpx.AsyncClient, clinic: Clinic) -> None:
+    wrong_measure = await book(
+        client,
+        clinic,
+        measurements=[
+            {"goal_id": str(clinic.goal_id), "measure": "odi", "value": 30, "timing": "pre"}
+        ],
+    )
+    assert wrong_measure.status_code == 422
+    no_plan = await book(
+        client,
+        clinic,
+        care_plan_id=None,
+        measurements=[
+            {"goal_id": str(clinic.goal_id), "measure": "nprs", "value": 3, "timing": "pre"}
+        ],
+    )
+    assert no_plan.status_code == 422
+    unknown = await book(
+        client,
+        clinic,
+        measurements=[
+            {
+                "goal_id": "00000000-0000-4000-8000-000000000000",
+                "measure": "nprs",
+                "value": 3,
+                "timing": "pre",
+            }
+        ],
+    )
+    assert unknown.status_code == 422
+
+
+async def test_adjacent_appointment(client: httpx.AsyncClient, clinic: Clinic) -> None:
+    adjacent = {
+        "referring_professional_id": str(clinic.staff.referring_professional_id),
+        "relation": "after",
+        "starts_at": "2030-03-04T10:15:00Z",
+    }
+    booked = await book(client, clinic, adjacent_appointment=adjacent)
+    assert booked.status_code == 201, booked.text
+    assert booked.json()["adjacent_appointment"]["relation"] == "after"
+    bad = await book(
+        client,
+        clinic,
+        scheduled_start=iso(START + dt.timedelta(days=1)),
+        adjacent_appointment={**adjacent, "relation": "during"},
+    )
+    assert bad.status_code == 422
+
+
+# ---- the front desk ----------------------------------------------------------------------------
+
+
+async def test_front_desk_books_but_never_sees_or_writes_the_note(
+    client: httpx.AsyncClient, clinic: Clinic
+) -> None:
+    desk = clinic.staff.headers("front_desk")
+    booked = await book(client, clinic, role="front_desk")
+    assert booked.status_code == 201, booked.text
+    sid = booked.json()["id"]
+    done = await client.patch(
+        f"/v1/sessions/{sid}",
+        json=completion(),
+        headers={**clinic.staff.headers("therapist"), "If-Match": '"1"'},
+    )
+    assert done.status_code == 200
+    seen = (await client.get(f"/v1/sessions/{sid}", headers=desk)).json()
+    for hidden in (
+        "soap",
+        "measurements",
+        "addenda",
+        "adverse_event",
+        "health_update",
+        "home_care",
+    ):
+        assert hidden not in seen
+    listed = (await client.get("/v1/sessions", headers=desk)).json()["items"][0]
+    assert "soap" not in listed
+    clinical = await book(
+        client,
+        clinic,
+        role="front_desk",
+        scheduled_start=iso(START + dt.timedelta(days=1)),
+        soap={"subjective": "x"},
+    )
+    assert clinical.status_code == 403
+    other = (
+        await book(
+            client, clinic, role="front_desk", scheduled_start=iso(START + dt.timedelta(days=2))
+        )
+    ).json()
+    complete = await client.patch(
+        f"/v1/sessions/{other['id']}",
+        json={"status": "completed"},
+        headers={**desk, "If-Match": '"1"'},
+    )
+    assert complete.status_code == 403
+    no_show = await client.patch(
+        f"/v1/sessions/{other['id']}",
+        json={"status": "no_show"},
+        headers={**desk, "If-Match": '"1"'},
+    )
+    assert no_show.status_code == 200
+
+
+async def test_referrer_has_no_session_access(client: httpx.AsyncClient, clinic: Clinic) -> None:
+    assert (await book(client, clinic, role="referrer")).status_code == 403
+    headers = clinic.staff.headers("referrer")
+    assert (await client.get("/v1/sessions", headers=headers)).status_code == 403
+
+
+# ---- a fixed number of queries -----------------------------------------------------------------
+
+
+async def test_session_list_queries_do_not_grow_with_sessions(
+    client: httpx.AsyncClient, clinic: Clinic, connection: AsyncConnection
+) -> None:
+    admin = clinic.staff.headers("admin")
+
+    async def count_queries() -> int:
+        statements: list[str] = []
+
+        def on_execute(*args: Any) -> None:
+            statements.append(args[2])
+
+        event.listen(connection.sync_engine, "before_cursor_execute", on_execute)
+        try:
+            response = await client.get(
+                f"/v1/sessions?care_plan_id={clinic.plan_id}&limit=200", headers=admin
+            )
+            assert response.status_code == 200
+        finally:
+            event.remove(connection.sync_engine, "before_cursor_execute", on_execute)
+        return len(statements)
+
+    async def add_sessions(n: int, offset: int) -> None:
+        for i in range(n):
+            start = START + dt.timedelta(days=offset + i)
+            created = await book(
+                client,
+                clinic,
+                scheduled_start=iso(start),
+                measurements=[
+                    {"goal_id": str(clinic.goal_id), "measure": "nprs", "value": 5, "timing": "pre"}
+                ],
+            )
+            assert created.status_code == 201, created.text
+
+    await add_sessions(5, 0)
+    with_five = await count_queries()
+    await add_sessions(95, 10)
+    with_hundred = await count_queries()
+    assert with_five == with_hundred
