@@ -25,8 +25,10 @@ from app.core.middleware import RequestContextMiddleware
 from app.core.observability import Metrics, configure_logging
 from app.core.security import Caller, PasswordHashing
 from app.directory import router as directory_router
+from app.fhir import router as fhir_router
 from app.referrals import router as referrals_router
 from app.session_records import router as session_records_router
+from app.summaries import router as summaries_router
 
 logger = logging.getLogger("careplan")
 
@@ -93,6 +95,8 @@ def create_app(
         referrals_router,
         care_plans_router,
         session_records_router,
+        summaries_router,
+        fhir_router,
         audit_router,
     ):
         app.router.routes.extend(module.router.routes)

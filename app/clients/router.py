@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Response
 from app.audit import service as audit
 from app.audit.service import AuditAction
 from app.auth.dependencies import actor
+from app.clients import export as client_export
 from app.clients import service
 from app.clients.dependencies import (
     ClientForClinician,
@@ -21,6 +22,7 @@ from app.clients.dependencies import (
     StaffCaller,
 )
 from app.clients.models import Client
+from app.clients.export import ClientExport
 from app.clients.schemas import (
     Clearance,
     ClientCreate,
@@ -280,3 +282,22 @@ async def revoke_consent(consent: ConsentForStaff, db: DbSession, caller: StaffC
     consent = await service.revoke_consent(db, consent)
     audit.record(db, actor(caller), AuditAction.update, CONSENT, consent.id, consent.client_id)
     return render(ConsentRead.of(consent, service.today()), caller, version=consent.version)
+
+
+# ---- the right of access ---------------------------------------------------------------------
+
+
+@router.get(
+    "/clients/{client_id}/export",
+    response_model=ClientExport,
+    tags=["clients"],
+    responses=problems(),
+    summary="The client's whole record as one JSON document",
+)
+async def export_client(
+    client_id: uuid.UUID, db: DbSession, caller: ClinicalCaller
+) -> Response:
+    client = await crud.get_or_404(db, Client, client_id, include_archived=True)
+    document = await client_export.export_client(db, client)
+    audit.record(db, actor(caller), AuditAction.export, CLIENT, client.id, client.id)
+    return render(document, caller)
