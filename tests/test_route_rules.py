@@ -296,7 +296,7 @@ async def test_route_answers_each_role_by_the_table(
     world = await build_world(sessionmaker, staff)
     url = concrete_url(path, world)
     headers = {**staff.headers(role), "If-Match": '"1"'}
-    body = {} if method in ("POST", "PATCH") else None
+    body: dict[str, object] | None = {} if method in ("POST", "PATCH") else None
     response = await client.request(method, url, json=body, headers=headers)
     assert response.status_code < 500, response.text
     if role in RULES[(method, path)]:
