@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from enum import StrEnum
+from typing import Annotated, ClassVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from app.core.concurrency import MergePatch
+from app.core.fields import LongText
+from app.core.responses import ReadModel
+
+
+class ReferralStatus(StrEnum):
+    pending = "pending"
+    accepted = "accepted"
+    declined = "declined"
+    completed = "completed"
+    cancelled = "cancelled"
+
+
+# a category (letter, two digits, the third may be A or B as in C4A or D3A), then an optional
+# dot and up to four characters of subcategory and extension; U is a category letter (U07.1) but
+# never an extension character
+ICD10_RE = re.compile(r"^[A-Z][0-9][0-9AB](\.[0-9A-TV-Z]{1,4})?$")
+
+
+def normalize_icd10(code: str) -> str:
+    """An ICD-10 code in its canonical form: upper case, with the dot after the category
+    (`m545` → `M54.5`). Raises `ValueError` for anything that is not shaped like a code."""
+    text = code.strip().upper()
+    if "." not in text and len(text) > 3:
+        text = f"{text[:3]}.{text[3:]}"
+    if not ICD10_RE.match(text):
+        raise ValueError(f"{code!r} is not an ICD-10 code, e.g. M54.5 or S83.2")
+    return text
+
+
+DiagnosisCode = Annotated[
+    str,
+    Field(
+        min_length=3,
+        max_length=10,
+        examples=["M54.5"],
+        description="An ICD-10 code; any case, the dot may be left out (m545 → M54.5)",
+    ),
+    AfterValidator(normalize_icd10),
+]
+DiagnosisCodes = Annotated[
+    list[DiagnosisCode],
+    Field(max_length=20, description="ICD-10 codes, stored in upper case with the dot"),
+]
+AuthorizedSessions = Annotated[int, Field(ge=1, le=1000)]
+
+
+class ReferralCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    client_id: uuid.UUID
+    referring_professional_id: uuid.UUID | None = Field(
+        default=None,
+        description="Required for clinic staff. A referrer's referrals are always its own: "
+        "whatever is sent here, its own referring professional is used.",
+    )
+    received_on: dt.date | None = Field(
+        default=None, description="The day the referral reached the clinic; today by default"
+    )
+    reason: LongText | None = None
+    diagnosis_codes: DiagnosisCodes = Field(default_factory=list)
+    diagnosis_text: LongText | None = None
+    authorized_sessions: AuthorizedSessions | None = None
+    valid_until: dt.date | None = Field(default=None, description="Not before received_on")
+    precautions_note: LongText | None = None
+    status: ReferralStatus = Field(
+        default=ReferralStatus.pending,
+        description="The initial status; a referrer's new referral is always pending",
+    )
+
+
+class ReferralUpdate(MergePatch):
+    """The client of a referral never changes: a referral for the wrong client is archived and
+    made again for the right one."""
+
+    not_null = frozenset({"referring_professional_id", "received_on", "diagnosis_codes", "status"})
+
+    referring_professional_id: uuid.UUID | None = None
+    received_on: dt.date | None = None
+    reason: LongText | None = None
+    diagnosis_codes: DiagnosisCodes | None = None
+    diagnosis_text: LongText | None = None
+    authorized_sessions: AuthorizedSessions | None = None
+    valid_until: dt.date | None = None
+    precautions_note: LongText | None = None
+    status: ReferralStatus | None = Field(
+        default=None,
+        description="pending → accepted | declined | cancelled; accepted → completed | "
+        "cancelled; declined, completed and cancelled are final",
+    )
+
+
+class ReferralRead(ReadModel):
+    clinical_fields: ClassVar[frozenset[str]] = frozenset(
+        {"diagnosis_codes", "diagnosis_text", "precautions_note"}
+    )
+
+    id: uuid.UUID
+    client_id: uuid.UUID
+    referring_professional_id: uuid.UUID
+    received_on: dt.date
+    reason: str | None
+    diagnosis_codes: list[str]
+    diagnosis_text: str | None
+    authorized_sessions: int | None
+    valid_until: dt.date | None
+    precautions_note: str | None
+    status: ReferralStatus
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    archived_at: dt.datetime | None
+    version: int
