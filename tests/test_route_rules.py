@@ -36,6 +36,7 @@ STAFF = frozenset({A, T, F})
 CLINICAL = frozenset({A, T})
 DESK = frozenset({A, F})
 EVERYONE = frozenset({A, T, F, R})
+REFERRER_READS = frozenset({A, T, R})
 
 RULES: dict[tuple[str, str], frozenset[object]] = {
     # operations and documentation
@@ -108,6 +109,21 @@ RULES: dict[tuple[str, str], frozenset[object]] = {
     ("DELETE", "/v1/sessions/{session_id}"): STAFF,
     ("POST", "/v1/sessions/{session_id}/sign"): CLINICAL,
     ("POST", "/v1/sessions/{session_id}/addenda"): CLINICAL,
+    # summaries for referring practitioners
+    ("GET", "/v1/care-plans/{care_plan_id}/summary"): REFERRER_READS,
+    ("GET", "/v1/referrals/{referral_id}/summary"): REFERRER_READS,
+    # the FHIR facade: the referrer reads the records of clients who share them with it
+    ("GET", "/fhir/R4/metadata"): EVERYONE,
+    ("GET", "/fhir/R4/Patient/{resource_id}"): EVERYONE,
+    ("GET", "/fhir/R4/Practitioner/{resource_id}"): STAFF,
+    ("GET", "/fhir/R4/ServiceRequest/{resource_id}"): REFERRER_READS,
+    ("GET", "/fhir/R4/CarePlan/{resource_id}"): REFERRER_READS,
+    ("GET", "/fhir/R4/Goal/{resource_id}"): REFERRER_READS,
+    ("GET", "/fhir/R4/Encounter/{resource_id}"): REFERRER_READS,
+    ("GET", "/fhir/R4/Observation/{resource_id}"): REFERRER_READS,
+    ("GET", "/fhir/R4/CarePlan"): REFERRER_READS,
+    ("GET", "/fhir/R4/Encounter"): REFERRER_READS,
+    ("GET", "/fhir/R4/Observation"): REFERRER_READS,
 }
 
 

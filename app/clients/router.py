@@ -21,8 +21,8 @@ from app.clients.dependencies import (
     PrecautionForStaff,
     StaffCaller,
 )
-from app.clients.models import Client
 from app.clients.export import ClientExport
+from app.clients.models import Client
 from app.clients.schemas import (
     Clearance,
     ClientCreate,

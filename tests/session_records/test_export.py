@@ -22,18 +22,27 @@ async def test_export_holds_the_whole_record(client: httpx.AsyncClient, clinic: 
     assert precaution.status_code == 201
     consent = await client.post(
         f"/v1/clients/{clinic.client_id}/consents",
-        json={"kind": "share_with_referrer", "granted_on": "2030-01-01",
-              "referring_professional_id": str(clinic.staff.referring_professional_id)},
+        json={
+            "kind": "share_with_referrer",
+            "granted_on": "2030-01-01",
+            "referring_professional_id": str(clinic.staff.referring_professional_id),
+        },
         headers=admin,
     )
     assert consent.status_code == 201
     session = (await book(client, clinic)).json()
-    await client.patch(f"/v1/sessions/{session['id']}", json=completion(),
-                       headers={**own, "If-Match": '"1"'})
+    await client.patch(
+        f"/v1/sessions/{session['id']}", json=completion(), headers={**own, "If-Match": '"1"'}
+    )
     await client.post(f"/v1/sessions/{session['id']}/sign", headers=own)
-    await client.post(f"/v1/sessions/{session['id']}/addenda",
-                      json={"text": "Addendum", "reason": "late info"}, headers=own)
-    archived = (await book(client, clinic, scheduled_start=iso(START + dt.timedelta(days=3)))).json()
+    await client.post(
+        f"/v1/sessions/{session['id']}/addenda",
+        json={"text": "Addendum", "reason": "late info"},
+        headers=own,
+    )
+    archived = (
+        await book(client, clinic, scheduled_start=iso(START + dt.timedelta(days=3)))
+    ).json()
     assert (await client.delete(f"/v1/sessions/{archived['id']}", headers=admin)).status_code == 204
 
     exported = await client.get(f"/v1/clients/{clinic.client_id}/export", headers=own)
@@ -50,8 +59,9 @@ async def test_export_holds_the_whole_record(client: httpx.AsyncClient, clinic: 
     assert doc["sessions"][0]["addenda"][0]["text"] == "Addendum"
     assert doc["sessions"][0]["soap"]["plan"] == "Continue weekly"
 
-    audit = await client.get(f"/v1/audit-events?client_id={clinic.client_id}&action=export",
-                             headers=admin)
+    audit = await client.get(
+        f"/v1/audit-events?client_id={clinic.client_id}&action=export", headers=admin
+    )
     assert len(audit.json()["items"]) == 1
 
 
@@ -66,7 +76,9 @@ async def test_export_is_for_clinical_staff(client: httpx.AsyncClient, clinic: C
 
 async def test_export_of_an_archived_client(client: httpx.AsyncClient, clinic: Clinic) -> None:
     admin = clinic.staff.headers("admin")
-    assert (await client.delete(f"/v1/clients/{clinic.client_id}", headers=admin)).status_code == 204
+    assert (
+        await client.delete(f"/v1/clients/{clinic.client_id}", headers=admin)
+    ).status_code == 204
     exported = await client.get(f"/v1/clients/{clinic.client_id}/export", headers=admin)
     assert exported.status_code == 200
     assert exported.json()["client"]["archived_at"] is not None
@@ -94,9 +106,17 @@ async def test_export_queries_do_not_grow_with_sessions(
     async def add_sessions(n: int, offset: int) -> None:
         for i in range(n):
             created = await book(
-                client, clinic, scheduled_start=iso(START + dt.timedelta(days=offset + i)),
-                measurements=[{"goal_id": str(clinic.goal_id), "measure": "nprs", "value": 4,
-                               "timing": "post"}],
+                client,
+                clinic,
+                scheduled_start=iso(START + dt.timedelta(days=offset + i)),
+                measurements=[
+                    {
+                        "goal_id": str(clinic.goal_id),
+                        "measure": "nprs",
+                        "value": 4,
+                        "timing": "post",
+                    }
+                ],
             )
             assert created.status_code == 201
 
