@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+from pydantic import AwareDatetime
 
 from app.audit import service
 from app.audit.schemas import AuditEventRead
@@ -27,8 +27,10 @@ async def list_audit_events(
     client_id: uuid.UUID | None = None,
     actor_id: uuid.UUID | None = None,
     action: AuditAction | None = None,
-    from_: Annotated[dt.datetime | None, Query(alias="from")] = None,
-    to: Annotated[dt.datetime | None, Query()] = None,
+    from_: Annotated[
+        AwareDatetime | None, Query(alias="from", description="Events at or after this instant")
+    ] = None,
+    to: Annotated[AwareDatetime | None, Query(description="Events before this instant")] = None,
 ) -> Response:
     since = page.updated_since
     start = max(d for d in (from_, since) if d is not None) if (from_ or since) else None

@@ -14,7 +14,6 @@ from app.clients.schemas import (
     Clearance,
     ClientCreate,
     ConsentCreate,
-    ConsentKind,
     PrecautionCreate,
     PrecautionUpdate,
     Severity,
@@ -109,7 +108,7 @@ async def clear_precaution(
 
 
 async def add_consent(db: AsyncSession, client: Client, data: ConsentCreate) -> Consent:
-    if data.kind is ConsentKind.share_with_referrer and data.referring_professional_id:
+    if data.referring_professional_id is not None:
         await _require_referring_professional(
             db, data.referring_professional_id, ["body", "referring_professional_id"]
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
@@ -10,9 +9,7 @@ from fastapi import Depends, Request, Response
 from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import AppError, InternalError, to_app_error
-
-logger = logging.getLogger("careplan.errors")
+from app.core.errors import to_app_error
 
 
 def get_db(request: Request) -> AsyncSession:
@@ -43,8 +40,9 @@ class TransactionalRoute(APIRoute):
                 return response
             except Exception as exc:
                 error = to_app_error(exc)
-                if isinstance(error, InternalError) and not isinstance(exc, AppError):
-                    logger.exception("unhandled error", exc_info=exc)
+                if error is exc:
+                    raise
+                # logged once, by the error handler: the cause chain keeps the traceback
                 raise error from exc
             finally:
                 session = getattr(request.state, "db", None)
