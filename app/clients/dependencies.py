@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.dependencies import allow
 from app.clients.models import Client, Consent, Precaution
 from app.core import crud
+from app.core.errors import NotFound
 from app.core.pagination import IncludeArchived
 from app.core.routing import DbSession
 from app.core.security import Caller, Role
@@ -30,20 +33,38 @@ async def client_for_clinician(client_id: uuid.UUID, db: DbSession, _: ClinicalC
     return await crud.get_or_404(db, Client, client_id)
 
 
+async def _of_current_client(
+    db: AsyncSession, model: type[Precaution] | type[Consent], row_id: uuid.UUID, what: str
+) -> Any:
+    """A row of a client that is not archived: an archived client's record is reached only
+    through its export."""
+    row = await db.scalar(
+        select(model)
+        .join(Client, Client.id == model.client_id)
+        .where(model.id == row_id, Client.archived_at.is_(None))
+    )
+    if row is None:
+        raise NotFound(f"No such {what}")
+    return row
+
+
 async def precaution_for_staff(
     precaution_id: uuid.UUID, db: DbSession, _: StaffCaller
 ) -> Precaution:
-    return await crud.get_or_404(db, Precaution, precaution_id)
+    precaution: Precaution = await _of_current_client(db, Precaution, precaution_id, "precaution")
+    return precaution
 
 
 async def precaution_for_clinician(
     precaution_id: uuid.UUID, db: DbSession, _: ClinicalCaller
 ) -> Precaution:
-    return await crud.get_or_404(db, Precaution, precaution_id)
+    precaution: Precaution = await _of_current_client(db, Precaution, precaution_id, "precaution")
+    return precaution
 
 
 async def consent_for_staff(consent_id: uuid.UUID, db: DbSession, _: StaffCaller) -> Consent:
-    return await crud.get_or_404(db, Consent, consent_id)
+    consent: Consent = await _of_current_client(db, Consent, consent_id, "consent")
+    return consent
 
 
 ClientForStaff = Annotated[Client, Depends(client_for_staff)]

@@ -307,3 +307,24 @@ async def test_precautions_of_unknown_or_archived_clients_are_404(
         404,
         "not-found",
     )
+
+
+async def test_an_archived_clients_precautions_and_consents_are_gone(
+    client: httpx.AsyncClient, staff: Staff
+) -> None:
+    admin = staff.headers("admin")
+    created = (await client.post("/v1/clients", json=factories.client(), headers=admin)).json()
+    precaution = await client.post(
+        f"/v1/clients/{created['id']}/precautions", json=factories.precaution(), headers=admin
+    )
+    consent = await client.post(
+        f"/v1/clients/{created['id']}/consents",
+        json={"kind": "treatment", "granted_on": "2030-01-01"},
+        headers=admin,
+    )
+    urls = [f"/v1/precautions/{precaution.json()['id']}", f"/v1/consents/{consent.json()['id']}"]
+    for url in urls:
+        assert (await client.get(url, headers=admin)).status_code == 200
+    assert (await client.delete(f"/v1/clients/{created['id']}", headers=admin)).status_code == 204
+    for url in urls:
+        assert (await client.get(url, headers=admin)).status_code == 404
