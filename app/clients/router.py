@@ -294,9 +294,7 @@ async def revoke_consent(consent: ConsentForStaff, db: DbSession, caller: StaffC
     responses=problems(),
     summary="The client's whole record as one JSON document",
 )
-async def export_client(
-    client_id: uuid.UUID, db: DbSession, caller: ClinicalCaller
-) -> Response:
+async def export_client(client_id: uuid.UUID, db: DbSession, caller: ClinicalCaller) -> Response:
     client = await crud.get_or_404(db, Client, client_id, include_archived=True)
     document = await client_export.export_client(db, client)
     audit.record(db, actor(caller), AuditAction.export, CLIENT, client.id, client.id)

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy import ColumnElement, SQLColumnExpression, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clients.models import Client, Consent, Precaution
@@ -14,6 +14,7 @@ from app.clients.schemas import (
     Clearance,
     ClientCreate,
     ConsentCreate,
+    ConsentKind,
     PrecautionCreate,
     PrecautionUpdate,
     Severity,
@@ -117,6 +118,23 @@ async def add_consent(db: AsyncSession, client: Client, data: ConsentCreate) -> 
 
 async def list_consents(db: AsyncSession, client: Client, page: PageParams) -> list[Consent]:
     return await crud.list_page(db, Consent, page, Consent.client_id == client.id)
+
+
+def sharing_consent_is_active(
+    client_id: SQLColumnExpression[uuid.UUID] | uuid.UUID,
+    professional_id: uuid.UUID,
+    today: dt.date,
+) -> ColumnElement[bool]:
+    """The client holds an active `share_with_referrer` consent naming the professional:
+    granted, not expired and not revoked today (the SQL form of `ConsentRead.active`)."""
+    return exists().where(
+        Consent.client_id == client_id,
+        Consent.kind == ConsentKind.share_with_referrer.value,
+        Consent.referring_professional_id == professional_id,
+        Consent.granted_on <= today,
+        or_(Consent.expires_on.is_(None), Consent.expires_on >= today),
+        Consent.revoked_at.is_(None),
+    )
 
 
 async def revoke_consent(db: AsyncSession, consent: Consent) -> Consent:

@@ -10,11 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy import Select, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.care_plans.models import CarePlan, Goal, care_plan_referrals
-from app.clients.models import Client, Consent
+from app.clients import service as clients_service
+from app.clients.models import Client
 from app.core.pagination import PageParams, encode_cursor, paginate_by
 from app.directory.models import ReferringProfessional, Therapist
 from app.fhir.mapping import CarePlanSource, GoalSource, ObservationSource
@@ -36,13 +37,8 @@ async def shared_with_referrer(
         Referral.referring_professional_id == referring_professional_id,
         Referral.archived_at.is_(None),
     )
-    consented = exists().where(
-        Consent.client_id == Client.id,
-        Consent.kind == "share_with_referrer",
-        Consent.referring_professional_id == referring_professional_id,
-        Consent.granted_on <= today,
-        or_(Consent.expires_on.is_(None), Consent.expires_on >= today),
-        Consent.revoked_at.is_(None),
+    consented = clients_service.sharing_consent_is_active(
+        Client.id, referring_professional_id, today
     )
     found = await db.scalar(
         select(Client.id).where(

@@ -16,11 +16,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select
+from sqlalchemy import ColumnElement, and_, case, exists, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.care_plans.models import CarePlan, Goal, care_plan_referrals
-from app.clients.models import Client, Consent
+from app.clients import service as clients_service
+from app.clients.models import Client
 from app.directory.models import ReferringProfessional
 from app.referrals.models import Referral
 from app.session_records.models import Measurement, SessionRecord
@@ -36,7 +37,6 @@ from app.summaries.schemas import (
     SummaryClient,
 )
 
-SHARE_WITH_REFERRER = "share_with_referrer"
 COMPLETED = "completed"
 SCHEDULED = "scheduled"
 # within one session, `pre` comes before `post`
@@ -380,26 +380,13 @@ async def referring_professional_name(db: AsyncSession, professional_id: uuid.UU
 # ---- what a referrer may read ----------------------------------------------------------------
 
 
-def _shares_with(
-    client_id: ColumnElement[uuid.UUID] | uuid.UUID, professional_id: uuid.UUID, today: dt.date
-) -> ColumnElement[bool]:
-    """The client holds an active `share_with_referrer` consent naming the professional:
-    granted, not expired and not revoked today."""
-    return exists().where(
-        Consent.client_id == client_id,
-        Consent.kind == SHARE_WITH_REFERRER,
-        Consent.referring_professional_id == professional_id,
-        Consent.granted_on <= today,
-        or_(Consent.expires_on.is_(None), Consent.expires_on >= today),
-        Consent.revoked_at.is_(None),
-    )
-
-
 async def client_shares_with(
     db: AsyncSession, client_id: uuid.UUID, professional_id: uuid.UUID, today: dt.date
 ) -> bool:
     found = await db.scalar(
-        select(literal(1)).where(_shares_with(client_id, professional_id, today))
+        select(literal(1)).where(
+            clients_service.sharing_consent_is_active(client_id, professional_id, today)
+        )
     )
     return found is not None
 
@@ -417,6 +404,9 @@ async def plan_shared_with(
         Referral.archived_at.is_(None),
     )
     found = await db.scalar(
-        select(literal(1)).where(own_referral, _shares_with(plan.client_id, professional_id, today))
+        select(literal(1)).where(
+            own_referral,
+            clients_service.sharing_consent_is_active(plan.client_id, professional_id, today),
+        )
     )
     return found is not None
