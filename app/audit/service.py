@@ -7,8 +7,9 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEvent
@@ -35,6 +36,33 @@ class Actor:
     role: str | None
 
 
+def _event_values(
+    actor: Actor,
+    action: AuditAction,
+    resource_type: str | None,
+    resource_id: uuid.UUID | None,
+    client_id: uuid.UUID | None,
+    status: int | None = None,
+) -> dict[str, Any]:
+    info = request_info_var.get()
+    return {
+        "id": uuid.uuid4(),
+        "at": utcnow(),
+        "actor_type": actor.actor_type,
+        "actor_id": actor.actor_id,
+        "role": actor.role,
+        "action": action.value,
+        "resource_type": resource_type,
+        "resource_id": resource_id,
+        "client_id": client_id,
+        "request_id": info.request_id if info else None,
+        "ip": info.ip if info else None,
+        "method": info.method if info else None,
+        "path": info.path[:500] if info else None,
+        "status": status,
+    }
+
+
 def _event(
     actor: Actor,
     action: AuditAction,
@@ -43,23 +71,7 @@ def _event(
     client_id: uuid.UUID | None,
     status: int | None = None,
 ) -> AuditEvent:
-    info = request_info_var.get()
-    return AuditEvent(
-        id=uuid.uuid4(),
-        at=utcnow(),
-        actor_type=actor.actor_type,
-        actor_id=actor.actor_id,
-        role=actor.role,
-        action=action.value,
-        resource_type=resource_type,
-        resource_id=resource_id,
-        client_id=client_id,
-        request_id=info.request_id if info else None,
-        ip=info.ip if info else None,
-        method=info.method if info else None,
-        path=info.path[:500] if info else None,
-        status=status,
-    )
+    return AuditEvent(**_event_values(actor, action, resource_type, resource_id, client_id, status))
 
 
 def record(
@@ -74,15 +86,18 @@ def record(
     db.add(_event(actor, action, resource_type, resource_id, client_id))
 
 
-def record_each(
+async def record_each(
     db: AsyncSession,
     actor: Actor,
     action: AuditAction,
     resource_type: str,
     rows: Iterable[tuple[uuid.UUID, uuid.UUID | None]],
 ) -> None:
-    """One event per row read (resource id, client id), written in one batch."""
-    db.add_all([_event(actor, action, resource_type, rid, cid) for rid, cid in rows])
+    """One event per row read (resource id, client id), written as one bulk INSERT in the
+    request's transaction (no ORM unit of work for rows nobody reads back)."""
+    values = [_event_values(actor, action, resource_type, rid, cid) for rid, cid in rows]
+    if values:
+        await db.execute(insert(AuditEvent), values)
 
 
 def denied_event(actor: Actor, status: int) -> AuditEvent:

@@ -85,7 +85,7 @@ async def list_care_plans(
     filters = CarePlanFilters(client_id, status, primary_therapist_id, include_archived)
     plans, cursor = page_of(await service.list_care_plans(db, filters, page), page)
     links = await service.referral_ids_of(db, [p.id for p in plans])
-    audit.record_each(
+    await audit.record_each(
         db, actor(caller), AuditAction.read, CARE_PLAN, ((p.id, p.client_id) for p in plans)
     )
     body = PageOf[CarePlanRead](
@@ -156,7 +156,7 @@ async def list_goals(
     status: Annotated[GoalStatus | None, Query(description="Only this status")] = None,
 ) -> Response:
     goals, cursor = page_of(await service.list_goals(db, plan, page, status), page)
-    audit.record_each(
+    await audit.record_each(
         db, actor(caller), AuditAction.read, GOAL, ((g.id, plan.client_id) for g in goals)
     )
     body = PageOf[GoalRead](items=[GoalRead.model_validate(g) for g in goals], next_cursor=cursor)

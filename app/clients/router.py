@@ -83,7 +83,9 @@ async def list_clients(
 ) -> Response:
     filters = ClientFilters(q, referring_professional_id, include_archived)
     clients, cursor = page_of(await service.list_clients(db, filters, page), page)
-    audit.record_each(db, actor(caller), AuditAction.read, CLIENT, ((c.id, c.id) for c in clients))
+    await audit.record_each(
+        db, actor(caller), AuditAction.read, CLIENT, ((c.id, c.id) for c in clients)
+    )
     body = PageOf[ClientRead](
         items=[ClientRead.model_validate(c) for c in clients], next_cursor=cursor
     )

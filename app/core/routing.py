@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.errors import to_app_error
 
 
-def get_db(request: Request) -> AsyncSession:
+async def get_db(request: Request) -> AsyncSession:
     """The request's database session, opened on first use and committed by `TransactionalRoute`."""
     session: AsyncSession | None = getattr(request.state, "db", None)
     if session is None:

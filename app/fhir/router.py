@@ -228,7 +228,7 @@ async def _searchset(
         found = await run(db, search.client_id, search.page)
         ids: Sequence[tuple[uuid.UUID, uuid.UUID]] = [row_ids(row) for row in found.rows]
         if ids:
-            audit.record_each(db, who, AuditAction.read, audited, ids)
+            await audit.record_each(db, who, AuditAction.read, audited, ids)
         else:
             audit.record(db, who, AuditAction.read, audited, None, search.client_id)
     next_url = None

@@ -81,7 +81,7 @@ async def list_referrals(
         include_archived=include_archived,
     )
     rows, cursor = page_of(await service.list_referrals(db, filters, page), page)
-    audit.record_each(
+    await audit.record_each(
         db, actor(caller), AuditAction.read, REFERRAL, ((r.id, r.client_id) for r in rows)
     )
     body = PageOf[ReferralRead](

@@ -85,7 +85,7 @@ async def list_sessions(
         include_archived,
     )
     sessions, cursor = page_of(await service.list_sessions(db, filters, page), page)
-    audit.record_each(
+    await audit.record_each(
         db, actor(caller), AuditAction.read, SESSION, ((s.id, s.client_id) for s in sessions)
     )
     body = PageOf[SessionRead](items=[SessionRead.of(s) for s in sessions], next_cursor=cursor)
