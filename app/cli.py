@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import app as app_package
 from app.audit import service as audit
-from app.audit.service import Actor, AuditAction
+from app.audit.service import NO_ACTOR, AuditAction
 from app.auth import service as auth_service
 from app.auth.schemas import ApiKeyCreate, UserCreate
 from app.core.config import Settings
@@ -41,7 +41,7 @@ EXIT_BAD_INPUT = 2
 SQLITE_THREAD_GRACE_S = 0.05
 
 # Audit events written by the command line have no user or API key behind them.
-COMMAND_LINE = Actor(actor_type=None, actor_id=None, role=None)
+COMMAND_LINE = NO_ACTOR
 
 cli = typer.Typer(
     name="careplan",

@@ -13,8 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit import router as audit_router
 from app.audit.models import AuditEvent
-from app.audit.service import Actor, denied_event
+from app.audit.service import NO_ACTOR, denied_event
 from app.auth import router as auth_router
+from app.auth.dependencies import actor
 from app.auth.service import LoginThrottle
 from app.care_plans import router as care_plans_router
 from app.clients import router as clients_router
@@ -143,12 +144,7 @@ async def _audit_denied(request: Request, error: AppError) -> None:
     if not isinstance(error, Unauthorized | Forbidden | Hidden):
         return
     caller: Caller | None = getattr(request.state, "caller", None)
-    who = (
-        Actor(caller.actor_type, caller.actor_id, caller.role.value)
-        if caller
-        else Actor(None, None, None)
-    )
-    event: AuditEvent = denied_event(who, error.status)
+    event: AuditEvent = denied_event(actor(caller) if caller else NO_ACTOR, error.status)
     try:
         async with request.app.state.sessionmaker() as session:
             session.add(event)

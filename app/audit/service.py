@@ -36,6 +36,10 @@ class Actor:
     role: str | None
 
 
+NO_ACTOR = Actor(None, None, None)
+"""Who acts when nobody authenticated: a failed login, the command line."""
+
+
 def _event_values(
     actor: Actor,
     action: AuditAction,

@@ -79,10 +79,6 @@ def actor(caller: Caller) -> Actor:
     return Actor(caller.actor_type, caller.actor_id, caller.role.value)
 
 
-def anonymous_actor() -> Actor:
-    return Actor(None, None, None)
-
-
 AdminCaller = Annotated[Caller, Depends(allow(Role.admin))]
 StaffCaller = Annotated[Caller, Depends(allow(Role.admin, Role.therapist, Role.front_desk))]
 ClinicalCaller = Annotated[Caller, Depends(allow(Role.admin, Role.therapist))]
