@@ -24,6 +24,7 @@ from app.core.db import create_engine, make_sessionmaker
 from app.core.errors import AppError, Forbidden, Hidden, Unauthorized, install_error_handlers
 from app.core.middleware import RequestContextMiddleware
 from app.core.observability import Metrics, configure_logging
+from app.core.routing import CheckedInputRoute
 from app.core.security import Caller, PasswordHashing
 from app.directory import router as directory_router
 from app.fhir import router as fhir_router
@@ -86,6 +87,7 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, access_log=settings.access_log)
 
+    app.router.route_class = CheckedInputRoute  # the routes declared on the app itself
     _add_operational_routes(app)
     # The routes are added to the app itself rather than through include_router, so that
     # `app.routes` lists every path operation (the route-rule test and tools walk it).

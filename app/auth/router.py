@@ -5,8 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import APIRouter, Depends, Form, Request, Response
 
 from app.audit import service as audit
 from app.audit.service import AuditAction
@@ -17,6 +16,7 @@ from app.auth.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyRead,
+    LoginForm,
     UserCreate,
     UserRead,
     UserUpdate,
@@ -49,7 +49,7 @@ Hashing = Annotated[PasswordHashing, Depends(_hashing)]
 async def login(
     request: Request,
     db: DbSession,
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    form: Annotated[LoginForm, Form()],
     hashing: Hashing,
 ) -> Response:
     settings = request.app.state.settings

@@ -4,18 +4,22 @@ import datetime as dt
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    model_validator,
+)
 
 from app.core.concurrency import MergePatch
+from app.core.fields import Email, Name, Secret, SingleLine, secret
 from app.core.responses import ReadModel
 from app.core.security import Role
 
-Email = Annotated[
-    str,
-    Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
-]
-Password = Annotated[str, Field(min_length=12, max_length=256)]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
+Password = Annotated[str, StringConstraints(min_length=12, max_length=256), AfterValidator(secret)]
 
 
 class RoleLinks(BaseModel):
@@ -51,7 +55,7 @@ class UserUpdate(MergePatch):
 
     display_name: Name | None = None
     password: Password | None = None
-    active: bool | None = None
+    active: StrictBool | None = None
 
 
 class UserRead(ReadModel):
@@ -86,6 +90,22 @@ class ApiKeyRead(ReadModel):
 
 class ApiKeyCreated(ApiKeyRead):
     key: str = Field(description="The key itself: shown this once, stored only as a hash")
+
+
+class LoginForm(BaseModel):
+    """The OAuth2 password grant's form (RFC 6749 §4.3.2). `scope`, `client_id` and
+    `client_secret` are neither needed nor read."""
+
+    username: Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=320),
+        SingleLine,
+        Field(description="The user's email", examples=["front@clinic.example"]),
+    ]
+    password: Secret
+    grant_type: Literal["password"] | None = Field(
+        default=None, description="`password`, or left out"
+    )
 
 
 class AccessToken(BaseModel):

@@ -9,7 +9,15 @@ from typing import Annotated, Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.core.concurrency import MergePatch
-from app.core.fields import LongText, ShortText
+from app.core.fields import (
+    Date,
+    Description,
+    Label,
+    LongText,
+    ShortText,
+    StrictFloat,
+    StrictInt,
+)
 from app.core.responses import ReadModel
 from app.directory.schemas import Discipline
 
@@ -87,8 +95,8 @@ def check_measure_value(measure: str, value: float) -> str | None:
 # ---- care plans ------------------------------------------------------------------------------
 
 Title = ShortText
-PlannedSessions = Annotated[int, Field(ge=1, le=1000)]
-SessionsPerWeek = Annotated[float, Field(gt=0, le=14, allow_inf_nan=False)]
+PlannedSessions = Annotated[StrictInt, Field(ge=1, le=1000)]
+SessionsPerWeek = Annotated[StrictFloat, Field(gt=0, le=14, allow_inf_nan=False)]
 ReferralIds = Annotated[
     list[uuid.UUID],
     Field(max_length=50, description="Referrals of the same client that this plan answers"),
@@ -102,7 +110,7 @@ class CoordinatedCare(BaseModel):
 
     referring_professional_id: uuid.UUID | None = None
     discipline: Discipline
-    description: Annotated[str, Field(max_length=2000)] | None = None
+    description: Description | None = None
 
 
 CoordinatedCareList = Annotated[list[CoordinatedCare], Field(max_length=20)]
@@ -121,8 +129,8 @@ class CarePlanCreate(BaseModel):
     title: Title
     kind: CarePlanKind
     status: CarePlanStatus = CarePlanStatus.draft
-    start_date: dt.date | None = None
-    end_date: dt.date | None = Field(default=None, description="Not before start_date")
+    start_date: Date | None = None
+    end_date: Date | None = Field(default=None, description="Not before start_date")
     planned_sessions: PlannedSessions | None = None
     sessions_per_week: SessionsPerWeek | None = None
     coordinated_care: CoordinatedCareList = Field(default_factory=list)
@@ -148,8 +156,8 @@ class CarePlanUpdate(MergePatch):
         description="draft → active | revoked; active → on_hold | completed | revoked; "
         "on_hold → active | completed | revoked; any → entered_in_error",
     )
-    start_date: dt.date | None = None
-    end_date: dt.date | None = Field(default=None, description="Not before start_date")
+    start_date: Date | None = None
+    end_date: Date | None = Field(default=None, description="Not before start_date")
     planned_sessions: PlannedSessions | None = None
     sessions_per_week: SessionsPerWeek | None = None
     coordinated_care: CoordinatedCareList | None = None
@@ -193,10 +201,10 @@ class CarePlanRead(ReadModel):
 
 # ---- goals -----------------------------------------------------------------------------------
 
-GoalDescription = Annotated[str, Field(min_length=1, max_length=2000)]
+GoalDescription = Description
 MeasureLabel = ShortText
-Unit = Annotated[str, Field(min_length=1, max_length=50)]
-MeasureValue = Annotated[float, Field(allow_inf_nan=False)]
+Unit = Label
+MeasureValue = Annotated[StrictFloat, Field(allow_inf_nan=False)]
 
 
 class GoalCreate(BaseModel):
@@ -211,7 +219,7 @@ class GoalCreate(BaseModel):
     unit: Unit | None = None
     baseline_value: MeasureValue | None = None
     target_value: MeasureValue | None = None
-    target_date: dt.date | None = None
+    target_date: Date | None = None
     status: GoalStatus = GoalStatus.proposed
 
 
@@ -226,7 +234,7 @@ class GoalUpdate(MergePatch):
     unit: Unit | None = None
     baseline_value: MeasureValue | None = None
     target_value: MeasureValue | None = None
-    target_date: dt.date | None = None
+    target_date: Date | None = None
     status: GoalStatus | None = None
 
 

@@ -38,6 +38,7 @@ from app.clients.service import ClientFilters
 from app.core import crud
 from app.core.concurrency import ExpectedVersion
 from app.core.errors import problems
+from app.core.fields import SearchText
 from app.core.pagination import IncludeArchived, Page, PageOf, page_of
 from app.core.responses import no_content, render
 from app.core.routing import DbSession, TransactionalRoute
@@ -72,10 +73,7 @@ async def list_clients(
     db: DbSession,
     caller: StaffCaller,
     page: Page,
-    q: Annotated[
-        str | None,
-        Query(min_length=1, max_length=100, description="Words of the given or family name"),
-    ] = None,
+    q: Annotated[SearchText | None, Query(description="Words of the given or family name")] = None,
     referring_professional_id: Annotated[
         uuid.UUID | None, Query(description="Clients referred by this professional")
     ] = None,

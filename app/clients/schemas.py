@@ -8,7 +8,18 @@ from typing import Annotated, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.core.concurrency import MergePatch
-from app.core.fields import Email, LongText, Name, NoteText, Phone, ShortText
+from app.core.fields import (
+    Address,
+    Date,
+    Email,
+    LongText,
+    Name,
+    NoteText,
+    PersonName,
+    Phone,
+    ShortText,
+    StrictBool,
+)
 from app.core.responses import ReadModel
 
 
@@ -77,14 +88,14 @@ class EmergencyContact(BaseModel):
 class ClientCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    given_name: Annotated[str, Field(min_length=1, max_length=100)]
-    family_name: Annotated[str, Field(min_length=1, max_length=100)]
-    date_of_birth: dt.date | None = None
+    given_name: PersonName
+    family_name: PersonName
+    date_of_birth: Date | None = None
     email: Email | None = None
     phone: Phone | None = None
-    address: Annotated[str, Field(max_length=500)] | None = None
+    address: Address | None = None
     emergency_contact: EmergencyContact | None = None
-    pregnancy_due_date: dt.date | None = None
+    pregnancy_due_date: Date | None = None
     notes: LongText | None = None
 
     @model_validator(mode="after")
@@ -97,14 +108,14 @@ class ClientCreate(BaseModel):
 class ClientUpdate(MergePatch):
     not_null = frozenset({"given_name", "family_name"})
 
-    given_name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
-    family_name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
-    date_of_birth: dt.date | None = None
+    given_name: PersonName | None = None
+    family_name: PersonName | None = None
+    date_of_birth: Date | None = None
     email: Email | None = None
     phone: Phone | None = None
-    address: Annotated[str, Field(max_length=500)] | None = None
+    address: Address | None = None
     emergency_contact: EmergencyContact | None = None
-    pregnancy_due_date: dt.date | None = None
+    pregnancy_due_date: Date | None = None
     notes: LongText | None = None
 
     @model_validator(mode="after")
@@ -147,7 +158,7 @@ class PrecautionCreate(BaseModel):
     body_regions: BodyRegions = Field(default_factory=list)
     description: NoteText | None = None
     status: PrecautionStatus = PrecautionStatus.active
-    requires_clearance: bool = False
+    requires_clearance: StrictBool = False
 
     @model_validator(mode="after")
     def _regions(self) -> PrecautionCreate:
@@ -163,7 +174,7 @@ class PrecautionUpdate(MergePatch):
     body_regions: BodyRegions | None = None
     description: NoteText | None = None
     status: PrecautionStatus | None = None
-    requires_clearance: bool | None = None
+    requires_clearance: StrictBool | None = None
 
 
 class Clearance(BaseModel):
@@ -172,7 +183,7 @@ class Clearance(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     referring_professional_id: uuid.UUID
-    cleared_on: dt.date
+    cleared_on: Date
     note: LongText | None = None
 
 
@@ -216,8 +227,8 @@ class ConsentCreate(BaseModel):
 
     kind: ConsentKind
     referring_professional_id: uuid.UUID | None = None
-    granted_on: dt.date
-    expires_on: dt.date | None = None
+    granted_on: Date
+    expires_on: Date | None = None
 
     @model_validator(mode="after")
     def _scope(self) -> ConsentCreate:

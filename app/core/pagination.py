@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from sqlalchemy import Select, tuple_
 
 from app.core.errors import ValidationFailed
+from app.core.fields import CursorText, QueryFlag, Timestamp
 
 T = TypeVar("T")
 
@@ -51,16 +52,13 @@ def decode_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
 def _page_params(
     limit: Annotated[int, Query(ge=1, le=200, description="Page size, 1–200")] = 50,
     cursor: Annotated[
-        str | None, Query(max_length=200, description="`next_cursor` of the previous page")
+        CursorText | None, Query(description="`next_cursor` of the previous page")
     ] = None,
     updated_since: Annotated[
-        dt.datetime | None, Query(description="Only rows changed at or after this instant")
+        Timestamp | None,
+        Query(description="Only rows changed at or after this instant (RFC 3339 with a zone)"),
     ] = None,
 ) -> PageParams:
-    if updated_since is not None and updated_since.tzinfo is None:
-        raise ValidationFailed.field(
-            ["query", "updated_since"], "timestamps need a zone, e.g. 2026-01-31T09:00:00Z"
-        )
     return PageParams(
         limit=limit,
         after=decode_cursor(cursor) if cursor else None,
@@ -69,7 +67,9 @@ def _page_params(
 
 
 Page = Annotated[PageParams, Depends(_page_params)]
-IncludeArchived = Annotated[bool, Query(description="Also list soft-deleted (archived) rows")]
+IncludeArchived = Annotated[
+    QueryFlag, Query(description="`true` also lists soft-deleted (archived) rows")
+]
 
 
 def paginate(stmt: Select[Any], model: Any, page: PageParams) -> Select[Any]:

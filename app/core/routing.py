@@ -1,15 +1,22 @@
-"""One transaction per request: the route class that commits before the response leaves."""
+"""The route classes: input checks every route shares, and one transaction per request."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from collections.abc import Callable, Coroutine, Iterator
+from email.message import Message
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Request, Response, params
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import to_app_error
+from app.core.errors import UnsupportedMediaType, ValidationFailed, to_app_error
+
+# The JSON API refuses query parameters it does not declare; the FHIR facade (`/fhir/R4`) has
+# rules of its own for search parameters.
+STRICT_QUERY_PREFIX = "/v1/"
 
 
 async def get_db(request: Request) -> AsyncSession:
@@ -24,7 +31,54 @@ async def get_db(request: Request) -> AsyncSession:
 DbSession = Annotated[AsyncSession, Depends(get_db)]
 
 
-class TransactionalRoute(APIRoute):
+def is_json_media_type(content_type: str) -> bool:
+    """`application/json` or any `application/*+json`, parameters (charset) aside."""
+    message = Message()
+    message["content-type"] = content_type
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (
+        subtype == "json" or subtype.endswith("+json")
+    )
+
+
+class CheckedInputRoute(APIRoute):
+    """Checks what every route shares before anything else runs:
+
+    - a JSON body sent with a `Content-Type` that is not JSON (or none) is 415
+      `unsupported-media-type` (a body that does not parse stays a 422, from FastAPI);
+    - under `/v1/`, a query parameter the route does not declare is 422, so a typo never
+      silently widens a filter, and so is a single-valued parameter given more than once.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        query_fields = list(_query_fields(self.dependant))
+        declared = {field.alias for field in query_fields}
+        repeatable = {
+            field.alias for field in query_fields if _takes_many(field.field_info.annotation)
+        }
+        strict_query = self.path_format.startswith(STRICT_QUERY_PREFIX)
+        takes_json = self.body_field is not None and not isinstance(
+            self.body_field.field_info, params.Form
+        )
+
+        async def check_input(request: Request) -> Response:
+            if takes_json:
+                content_type = request.headers.get("content-type")
+                if not (content_type and is_json_media_type(content_type)) and (
+                    await request.body()
+                ):
+                    raise UnsupportedMediaType(
+                        "This route takes a JSON body: send it with Content-Type: application/json"
+                    )
+            if strict_query:
+                _check_query(request, declared, repeatable)
+            return await handler(request)
+
+        return check_input
+
+
+class TransactionalRoute(CheckedInputRoute):
     """Runs the handler, then commits the request's session before the response is sent, so a
     failed commit can never follow a 2xx. Any failure rolls back and becomes a problem response."""
 
@@ -51,3 +105,37 @@ class TransactionalRoute(APIRoute):
                     await session.close()
 
         return run_in_transaction
+
+
+def _query_fields(dependant: Dependant) -> Iterator[Any]:
+    """The query parameters of a route and of all its dependencies."""
+    yield from dependant.query_params
+    for sub in dependant.dependencies:
+        yield from _query_fields(sub)
+
+
+def _takes_many(annotation: Any) -> bool:
+    """Whether a query parameter's type is a list (`?tag=a&tag=b`), through `Optional`."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _takes_many(get_args(annotation)[0])
+    if origin in (Union, UnionType):
+        return any(_takes_many(arg) for arg in get_args(annotation))
+    return isinstance(origin, type) and issubclass(origin, list | tuple | set | frozenset)
+
+
+def _check_query(request: Request, declared: set[str], repeatable: set[str]) -> None:
+    errors: list[dict[str, Any]] = []
+    takes = ", ".join(sorted(declared)) or "none"
+    for name in dict.fromkeys(request.query_params.keys()):
+        if name not in declared:
+            errors.append(
+                {
+                    "loc": ["query", name],
+                    "msg": f"unknown query parameter; this route takes: {takes}",
+                }
+            )
+        elif name not in repeatable and len(request.query_params.getlist(name)) > 1:
+            errors.append({"loc": ["query", name], "msg": "given more than once"})
+    if errors:
+        raise ValidationFailed("The request is not valid", errors)

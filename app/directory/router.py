@@ -13,6 +13,7 @@ from app.auth.dependencies import actor, allow
 from app.core import crud
 from app.core.concurrency import ExpectedVersion, MergePatch
 from app.core.errors import problems
+from app.core.fields import QueryFlag, SearchText
 from app.core.pagination import IncludeArchived, Page, PageOf, PageParams, page_of
 from app.core.responses import ReadModel, no_content, render
 from app.core.routing import DbSession, TransactionalRoute
@@ -35,8 +36,10 @@ router = APIRouter(prefix="/v1", route_class=TransactionalRoute)
 Reader = Annotated[Caller, Depends(allow(Role.admin, Role.therapist, Role.front_desk))]
 Editor = Annotated[Caller, Depends(allow(Role.admin, Role.front_desk))]
 
-Active = Annotated[bool | None, Query(description="Only active (true) or inactive (false) rows")]
-NameSearch = Annotated[str | None, Query(min_length=1, max_length=100, description="Name search")]
+Active = Annotated[
+    QueryFlag | None, Query(description="Only active (`true`) or inactive (`false`) rows")
+]
+NameSearch = Annotated[SearchText | None, Query(description="Name search")]
 
 Lister = Callable[[Any, DirectoryFilters, PageParams], Awaitable[list[Any]]]
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.core.concurrency import MergePatch
-from app.core.fields import Code, Email, Name, Phone, ShortText
+from app.core.fields import Code, Date, Email, Label, Name, Phone, ShortText, StrictBool
 from app.core.responses import ReadModel
 
 
@@ -31,9 +31,7 @@ class Discipline(StrEnum):
     other = "other"
 
 
-Credentials = Annotated[
-    list[Annotated[str, Field(min_length=1, max_length=50)]], Field(max_length=20)
-]
+Credentials = Annotated[list[Label], Field(max_length=20)]
 Certifications = Annotated[list[Certification], Field(max_length=10)]
 
 
@@ -45,10 +43,10 @@ class TherapistCreate(BaseModel):
     phone: Phone | None = None
     license_number: Code | None = None
     license_region: Code | None = None
-    license_expires_on: dt.date | None = None
+    license_expires_on: Date | None = None
     credentials: Credentials = Field(default_factory=list, examples=[["LMT"]])
     certifications: Certifications = Field(default_factory=list)
-    active: bool = True
+    active: StrictBool = True
 
 
 class TherapistUpdate(MergePatch):
@@ -59,10 +57,10 @@ class TherapistUpdate(MergePatch):
     phone: Phone | None = None
     license_number: Code | None = None
     license_region: Code | None = None
-    license_expires_on: dt.date | None = None
+    license_expires_on: Date | None = None
     credentials: Credentials | None = None
     certifications: Certifications | None = None
-    active: bool | None = None
+    active: StrictBool | None = None
 
 
 class TherapistRead(ReadModel):
@@ -92,7 +90,7 @@ class ReferringProfessionalCreate(BaseModel):
     phone: Phone | None = None
     fax: Phone | None = None
     registration_number: Code | None = None
-    active: bool = True
+    active: StrictBool = True
 
 
 class ReferringProfessionalUpdate(MergePatch):
@@ -105,7 +103,7 @@ class ReferringProfessionalUpdate(MergePatch):
     phone: Phone | None = None
     fax: Phone | None = None
     registration_number: Code | None = None
-    active: bool | None = None
+    active: StrictBool | None = None
 
 
 class ReferringProfessionalRead(ReadModel):

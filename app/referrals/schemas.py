@@ -6,10 +6,10 @@ import uuid
 from enum import StrEnum
 from typing import Annotated, ClassVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
 
 from app.core.concurrency import MergePatch
-from app.core.fields import LongText
+from app.core.fields import Date, LongText, SingleLine
 from app.core.responses import ReadModel
 
 
@@ -46,13 +46,14 @@ DiagnosisCode = Annotated[
         examples=["M54.5"],
         description="An ICD-10 code; any case, the dot may be left out (m545 → M54.5)",
     ),
+    SingleLine,
     AfterValidator(normalize_icd10),
 ]
 DiagnosisCodes = Annotated[
     list[DiagnosisCode],
     Field(max_length=20, description="ICD-10 codes, stored in upper case with the dot"),
 ]
-AuthorizedSessions = Annotated[int, Field(ge=1, le=1000)]
+AuthorizedSessions = Annotated[StrictInt, Field(ge=1, le=1000)]
 
 
 class ReferralCreate(BaseModel):
@@ -64,14 +65,14 @@ class ReferralCreate(BaseModel):
         description="Required for clinic staff. A referrer's referrals are always its own: "
         "whatever is sent here, its own referring professional is used.",
     )
-    received_on: dt.date | None = Field(
+    received_on: Date | None = Field(
         default=None, description="The day the referral reached the clinic; today by default"
     )
     reason: LongText | None = None
     diagnosis_codes: DiagnosisCodes = Field(default_factory=list)
     diagnosis_text: LongText | None = None
     authorized_sessions: AuthorizedSessions | None = None
-    valid_until: dt.date | None = Field(default=None, description="Not before received_on")
+    valid_until: Date | None = Field(default=None, description="Not before received_on")
     precautions_note: LongText | None = None
     status: ReferralStatus = Field(
         default=ReferralStatus.pending,
@@ -86,12 +87,12 @@ class ReferralUpdate(MergePatch):
     not_null = frozenset({"referring_professional_id", "received_on", "diagnosis_codes", "status"})
 
     referring_professional_id: uuid.UUID | None = None
-    received_on: dt.date | None = None
+    received_on: Date | None = None
     reason: LongText | None = None
     diagnosis_codes: DiagnosisCodes | None = None
     diagnosis_text: LongText | None = None
     authorized_sessions: AuthorizedSessions | None = None
-    valid_until: dt.date | None = None
+    valid_until: Date | None = None
     precautions_note: LongText | None = None
     status: ReferralStatus | None = Field(
         default=None,

@@ -5,12 +5,20 @@ import uuid
 from enum import StrEnum
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.care_plans.schemas import Measure
 from app.clients.schemas import BodyRegion, BodyRegions
 from app.core.concurrency import MergePatch
-from app.core.fields import NoteText
+from app.core.fields import (
+    Code,
+    Description,
+    Label,
+    NoteText,
+    StrictFloat,
+    StrictInt,
+    Timestamp,
+)
 from app.core.responses import ReadModel
 
 
@@ -43,9 +51,9 @@ class NoteStatus(StrEnum):
     signed = "signed"
 
 
-Duration = Annotated[int, Field(ge=5, le=240, description="Minutes, 5–240")]
+Duration = Annotated[StrictInt, Field(ge=5, le=240, description="Minutes, 5–240")]
 Techniques = Annotated[
-    list[Annotated[str, Field(min_length=1, max_length=100)]],
+    list[Code],
     Field(max_length=30, examples=[["myofascial release", "trigger point"]]),
 ]
 
@@ -66,8 +74,8 @@ class MeasurementIn(BaseModel):
 
     goal_id: uuid.UUID | None = None
     measure: Measure
-    value: float = Field(allow_inf_nan=False)
-    unit: Annotated[str, Field(max_length=50)] | None = None
+    value: StrictFloat = Field(allow_inf_nan=False)
+    unit: Label | None = None
     timing: Literal["pre", "post"]
 
 
@@ -87,7 +95,7 @@ class AdjacentAppointment(BaseModel):
 
     referring_professional_id: uuid.UUID
     relation: Literal["before", "after"]
-    starts_at: AwareDatetime
+    starts_at: Timestamp
 
 
 class _SessionFields(BaseModel):
@@ -95,7 +103,7 @@ class _SessionFields(BaseModel):
 
     care_plan_id: uuid.UUID | None = None
     therapist_id: uuid.UUID
-    scheduled_start: AwareDatetime
+    scheduled_start: Timestamp
     duration_minutes: Duration
     session_type: SessionType
     body_regions: BodyRegions = Field(default_factory=list)
@@ -135,7 +143,7 @@ class SessionUpdate(MergePatch):
 
     care_plan_id: uuid.UUID | None = None
     therapist_id: uuid.UUID | None = None
-    scheduled_start: AwareDatetime | None = None
+    scheduled_start: Timestamp | None = None
     duration_minutes: Duration | None = None
     status: SessionStatus | None = None
     session_type: SessionType | None = None
@@ -168,8 +176,8 @@ CLINICAL_INPUT_FIELDS = frozenset(
 class AddendumCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    text: Annotated[str, Field(min_length=1, max_length=20_000)]
-    reason: Annotated[str, Field(min_length=1, max_length=2_000)]
+    text: NoteText
+    reason: Description
 
 
 class Author(BaseModel):
