@@ -95,8 +95,9 @@ def free_text(value: str) -> str:
 
 
 def secret(value: str) -> str:
-    """A password: any printable characters, white space included, kept as typed."""
+    """A password: printable characters (spaces too, but not only spaces), kept as typed."""
     _refuse_characters(value, frozenset())
+    _not_blank(value)
     return value
 
 
