@@ -107,7 +107,7 @@ class Schema:
         if kind == "array":
             item = self.hostile(schema.get("items", {}), round_no, in_query)
             return None if item is None else [item]
-        table = {
+        table: dict[tuple[Any, Any], list[Any]] = {
             ("string", "date"): QUERY_DATES if in_query else DATES,
             ("string", "date-time"): QUERY_TIMESTAMPS if in_query else TIMESTAMPS,
             ("string", "uuid"): QUERY_UUIDS if in_query else UUIDS,
