@@ -35,20 +35,34 @@ from pydantic_core import PydanticCustomError
 __all__ = [
     "EARLIEST",
     "LATEST",
+    "Address",
     "Code",
+    "CursorText",
     "Date",
+    "Description",
     "Email",
+    "FreeText",
+    "Label",
     "LongText",
     "Name",
     "NoteText",
+    "PersonName",
     "Phone",
     "QueryFlag",
     "SearchText",
+    "Secret",
     "ShortText",
+    "SingleLine",
     "StrictBool",
     "StrictFloat",
     "StrictInt",
     "Timestamp",
+    "free_text",
+    "parse_date",
+    "parse_query_flag",
+    "parse_timestamp",
+    "secret",
+    "single_line",
 ]
 
 # the years both databases store and every clinical date falls in, both ends included
@@ -130,9 +144,9 @@ NoteText = Annotated[str, StringConstraints(min_length=1, max_length=20_000), Fr
 
 # ---- dates and timestamps --------------------------------------------------------------------
 
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _TIMESTAMP_RE = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}(:?\d{2})?)$"
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}(:?\d{2})?)", re.ASCII
 )
 
 
@@ -149,7 +163,7 @@ def parse_date(value: Any) -> dt.date:
     if isinstance(value, dt.datetime):
         raise PydanticCustomError("date_type", "a date is YYYY-MM-DD, without a time")
     if isinstance(value, str):
-        if not _DATE_RE.match(value):
+        if not _DATE_RE.fullmatch(value):
             raise PydanticCustomError("date_format", "a date is YYYY-MM-DD, e.g. 2026-03-14")
         try:
             value = dt.date.fromisoformat(value)
@@ -168,7 +182,7 @@ def parse_timestamp(value: Any) -> dt.datetime:
     The offset is applied first, so an instant that only looks in range (`0001-01-01T00:00:00
     +14:00`) is refused like any other."""
     if isinstance(value, str):
-        if not _TIMESTAMP_RE.match(value):
+        if not _TIMESTAMP_RE.fullmatch(value):
             raise PydanticCustomError(
                 "timestamp_format",
                 "a timestamp is RFC 3339 with a zone, e.g. 2026-03-14T09:30:00Z",

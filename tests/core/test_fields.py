@@ -124,6 +124,11 @@ def test_dates_are_iso_strings_only(value: Any) -> None:
     assert refused(DATE, value) in ("date_type", "date_format")
 
 
+@pytest.mark.parametrize("value", ["2026-03-14\n", "٢٠٢٦-٠٣-١٤", " 2026-03-14"])
+def test_dates_are_exactly_ten_ascii_characters(value: str) -> None:
+    assert refused(DATE, value) == "date_format"
+
+
 def test_an_impossible_date_is_refused() -> None:
     assert refused(DATE, "2026-02-30") == "date_value"
 
@@ -170,6 +175,11 @@ def test_timestamps_outside_the_years_1900_to_2200_in_utc_are_refused(value: str
 )
 def test_timestamps_are_rfc_3339_strings_with_a_zone(value: Any) -> None:
     assert refused(TIMESTAMP, value) in ("timestamp_type", "timestamp_format")
+
+
+@pytest.mark.parametrize("value", ["2026-03-14T09:30:00Z\n", "٢٠٢٦-03-14T09:30:00Z"])
+def test_timestamps_are_ascii_with_nothing_after_the_zone(value: str) -> None:
+    assert refused(TIMESTAMP, value) == "timestamp_format"
 
 
 def test_an_aware_datetime_object_is_taken_and_a_naive_one_refused() -> None:
