@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -131,12 +131,12 @@ def _add_operational_routes(app: FastAPI) -> None:
     @app.get(
         "/metrics",
         tags=["operations"],
-        summary="Prometheus metrics of this worker",
+        summary="Prometheus metrics, added up over every worker process",
         response_class=Response,
     )
     async def prometheus_metrics(request: Request) -> Response:
-        registry = request.app.state.metrics.registry
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        metrics: Metrics = request.app.state.metrics
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
 
 async def _audit_denied(request: Request, error: AppError) -> None:
