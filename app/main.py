@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit import router as audit_router
 from app.audit.models import AuditEvent
-from app.audit.service import NO_ACTOR, denied_event
+from app.audit.service import NO_ACTOR, denied_event, take_deferred
+from app.audit.writer import AuditWriter
 from app.auth import router as auth_router
 from app.auth.dependencies import actor
 from app.auth.service import LoginThrottle
@@ -59,9 +60,12 @@ def create_app(
         )
         sessionmaker = make_sessionmaker(engine)
 
+    audit_writer = AuditWriter(sessionmaker)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        await audit_writer.drain()
         if engine is not None:
             await engine.dispose()
 
@@ -83,6 +87,12 @@ def create_app(
     )
     app.state.login_throttle = LoginThrottle()
     app.state.on_error = _audit_denied
+    app.state.audit_writer = audit_writer
+
+    async def write_deferred_audit_events(session: AsyncSession) -> None:
+        await audit_writer.write(take_deferred(session))
+
+    app.state.after_commit = write_deferred_audit_events
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, access_log=settings.access_log)
 
