@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import shutil
+import tempfile
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, NoReturn, TypeVar
 
@@ -31,7 +35,7 @@ from app.auth.schemas import ApiKeyCreate, UserCreate
 from app.core.config import Settings
 from app.core.db import async_database_url, create_engine, make_sessionmaker
 from app.core.errors import AppError, ValidationFailed
-from app.core.observability import configure_logging
+from app.core.observability import MULTIPROCESS_DIR_ENV, configure_logging
 from app.core.security import PasswordHashing, Role
 
 T = TypeVar("T")
@@ -204,6 +208,33 @@ def serve(
     settings = _load_settings()
     configure_logging(settings.log_level)
     _migrate(command.upgrade, settings.database_url, "head", own_logging=False)
+    with _shared_metrics(workers):
+        _run_server(host, port, workers)
+
+
+@contextmanager
+def _shared_metrics(workers: int) -> Iterator[None]:
+    """With several workers, each writes its metrics to files in one folder, so that a scrape
+    answered by any worker counts them all (prometheus_client's multiprocess mode). The folder
+    is new for each start (or emptied, when the operator names it) and removed at the end."""
+    if workers == 1:
+        yield
+        return
+    named = os.environ.get(MULTIPROCESS_DIR_ENV)
+    folder = Path(named) if named else Path(tempfile.mkdtemp(prefix="careplan-metrics-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+    os.environ[MULTIPROCESS_DIR_ENV] = str(folder)
+    try:
+        yield
+    finally:
+        if named is None:
+            shutil.rmtree(folder, ignore_errors=True)
+            os.environ.pop(MULTIPROCESS_DIR_ENV, None)
+
+
+def _run_server(host: str, port: int, workers: int) -> None:
     uvicorn.run(
         "app.main:app_factory",
         factory=True,

@@ -7,13 +7,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit import router as audit_router
 from app.audit.models import AuditEvent
-from app.audit.service import NO_ACTOR, denied_event
+from app.audit.service import NO_ACTOR, denied_event, take_deferred
+from app.audit.writer import AuditWriter
 from app.auth import router as auth_router
 from app.auth.dependencies import actor
 from app.auth.service import LoginThrottle
@@ -60,9 +61,12 @@ def create_app(
         )
         sessionmaker = make_sessionmaker(engine)
 
+    audit_writer = AuditWriter(sessionmaker)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        await audit_writer.drain()
         if engine is not None:
             await engine.dispose()
 
@@ -84,6 +88,12 @@ def create_app(
     )
     app.state.login_throttle = LoginThrottle()
     app.state.on_error = _audit_denied
+    app.state.audit_writer = audit_writer
+
+    async def write_deferred_audit_events(session: AsyncSession) -> None:
+        await audit_writer.write(take_deferred(session))
+
+    app.state.after_commit = write_deferred_audit_events
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, access_log=settings.access_log)
 
@@ -133,12 +143,12 @@ def _add_operational_routes(app: FastAPI) -> None:
     @app.get(
         "/metrics",
         tags=["operations"],
-        summary="Prometheus metrics of this worker",
+        summary="Prometheus metrics, added up over every worker process",
         response_class=Response,
     )
     async def prometheus_metrics(request: Request) -> Response:
-        registry = request.app.state.metrics.registry
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        metrics: Metrics = request.app.state.metrics
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
 
 async def _audit_denied(request: Request, error: AppError) -> None:

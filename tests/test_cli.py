@@ -336,6 +336,16 @@ async def test_serve_migrates_then_serves(tmp_path: Path, workdir: Path) -> None
             docs = await client.get("/openapi.json")
             assert docs.status_code == 200
             assert "/v1/therapists" in docs.json()["paths"]
+        # every scrape counts every worker's requests, whichever worker answers it: new
+        # connections spread the requests over both workers
+        health_requests = 41  # the 1 above and 40 more
+        for _ in range(health_requests - 1):
+            async with httpx.AsyncClient(base_url=base, timeout=20.0) as fresh:
+                assert (await fresh.get("/v1/health")).status_code == 200
+        for _ in range(4):
+            async with httpx.AsyncClient(base_url=base, timeout=20.0) as fresh:
+                scrape = (await fresh.get("/metrics")).text
+            assert _health_count(scrape) == health_requests, scrape
     finally:
         if process.returncode is None:
             process.terminate()
@@ -358,3 +368,12 @@ async def test_serve_migrates_then_serves(tmp_path: Path, workdir: Path) -> None
     assert any(r.get("logger", "").startswith("alembic") for r in records), log.read_text()
     assert any(r.get("logger") == "uvicorn.error" for r in records), log.read_text()
     assert not any(r.get("logger") == "uvicorn.access" for r in records)
+
+
+def _health_count(exposition: str) -> float:
+    """The requests counted for `GET /v1/health` in a Prometheus text exposition."""
+    total = 0.0
+    for line in exposition.splitlines():
+        if line.startswith("careplan_http_requests_total{") and 'route="/v1/health"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total

@@ -39,6 +39,26 @@ class Actor:
 NO_ACTOR = Actor(None, None, None)
 """Who acts when nobody authenticated: a failed login, the command line."""
 
+SAFE_METHODS = frozenset({"GET", "HEAD"})
+_DEFERRED = "careplan.audit.after_commit"
+
+
+def _deferred(db: AsyncSession) -> list[dict[str, Any]] | None:
+    """The list that collects the events of a request that changes nothing (GET, HEAD): they
+    are written by the group-commit writer once the request's transaction ended, before the
+    answer leaves (`app.audit.writer`). Events of writes stay in the write's own transaction."""
+    info = request_info_var.get()
+    if info is None or info.method not in SAFE_METHODS:
+        return None
+    events: list[dict[str, Any]] = db.info.setdefault(_DEFERRED, [])
+    return events
+
+
+def take_deferred(db: AsyncSession) -> list[dict[str, Any]]:
+    """The events collected for the group-commit writer, handed over once."""
+    events: list[dict[str, Any]] = db.info.pop(_DEFERRED, [])
+    return events
+
 
 def _event_values(
     actor: Actor,
@@ -86,7 +106,12 @@ def record(
     resource_id: uuid.UUID | None = None,
     client_id: uuid.UUID | None = None,
 ) -> None:
-    """Adds the event to the request's transaction: it commits or rolls back with the work."""
+    """Adds the event to the request's transaction, where it commits or rolls back with the
+    work; a request that changes nothing hands it to the group-commit writer instead."""
+    deferred = _deferred(db)
+    if deferred is not None:
+        deferred.append(_event_values(actor, action, resource_type, resource_id, client_id))
+        return
     db.add(_event(actor, action, resource_type, resource_id, client_id))
 
 
@@ -100,7 +125,10 @@ async def record_each(
     """One event per row read (resource id, client id), written as one bulk INSERT in the
     request's transaction (no ORM unit of work for rows nobody reads back)."""
     values = [_event_values(actor, action, resource_type, rid, cid) for rid, cid in rows]
-    if values:
+    deferred = _deferred(db)
+    if deferred is not None:
+        deferred.extend(values)
+    elif values:
         await db.execute(insert(AuditEvent), values)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Integer, MetaData, Uuid, event
@@ -29,6 +30,12 @@ NAMING_CONVENTION = {
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
+read_only_transaction: ContextVar[bool] = ContextVar("read_only_transaction", default=False)
+"""True while a request that changes nothing (GET, HEAD) runs. On SQLite its transactions then
+start with a plain (deferred) BEGIN and read a WAL snapshot beside other readers, instead of
+queueing for the write lock. Such a request writes nothing in its own transaction: its audit
+events go through the group-commit writer (`app.audit.writer`)."""
+
 
 def async_database_url(url: str) -> str:
     """Turn the plain `sqlite:///path` / `postgresql://…` forms into their async-driver forms."""
@@ -50,9 +57,10 @@ def is_sqlite(url: str) -> bool:
 def create_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> AsyncEngine:
     """One pooled engine per process.
 
-    SQLite runs in WAL mode with foreign keys on and a busy timeout; every transaction starts
-    with BEGIN IMMEDIATE, so concurrent writers queue on SQLite's write lock instead of failing
-    on a stale snapshot. PostgreSQL gets a pool sized to the worker's concurrency and no overflow.
+    SQLite runs in WAL mode with foreign keys on and a busy timeout; every transaction that may
+    write starts with BEGIN IMMEDIATE, so concurrent writers queue on SQLite's write lock instead
+    of failing on a stale snapshot; read-only requests' transactions start with a deferred BEGIN
+    and run beside them. PostgreSQL gets a pool sized to the worker's concurrency and no overflow.
     """
     async_url = async_database_url(url)
     if is_sqlite(url):
@@ -85,7 +93,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if read_only_transaction.get() else "BEGIN IMMEDIATE")
 
 
 def make_sessionmaker(bind: Any) -> async_sessionmaker[AsyncSession]:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from typing import Any
 
 import orjson
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 
 from app.core.context import current_request_id
 
@@ -48,6 +49,11 @@ def configure_logging(level: str) -> None:
     logging.getLogger("uvicorn.access").disabled = True
 
 
+MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+"""Set (by `careplan serve --workers N`, N > 1) before the workers start: each worker then writes
+its counts to files in that folder, and a scrape of any worker adds up every worker's."""
+
+
 class Metrics:
     """The service's Prometheus metrics, in a registry of their own (one per app)."""
 
@@ -66,3 +72,13 @@ class Metrics:
             registry=self.registry,
             buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
         )
+
+    def exposition(self) -> bytes:
+        """The text a scrape gets: every worker's counts when several workers share a folder,
+        this process's otherwise."""
+        folder = os.environ.get(MULTIPROCESS_DIR_ENV)
+        if not folder:
+            return bytes(generate_latest(self.registry))
+        combined = CollectorRegistry()
+        multiprocess.MultiProcessCollector(combined, path=folder)  # type: ignore[no-untyped-call]
+        return bytes(generate_latest(combined))

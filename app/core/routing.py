@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from email.message import Message
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
@@ -12,11 +12,18 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.db import read_only_transaction
 from app.core.errors import UnsupportedMediaType, ValidationFailed, to_app_error
 
 # The JSON API refuses query parameters it does not declare; the FHIR facade (`/fhir/R4`) has
 # rules of its own for search parameters.
 STRICT_QUERY_PREFIX = "/v1/"
+
+SAFE_METHODS = frozenset({"GET", "HEAD"})
+
+AfterCommit = Callable[[AsyncSession], Awaitable[None]]
+"""`app.state.after_commit`: runs once the request's transaction committed and before its
+response is sent (the audit trail's group commit of read events)."""
 
 
 async def get_db(request: Request) -> AsyncSession:
@@ -80,17 +87,24 @@ class CheckedInputRoute(APIRoute):
 
 class TransactionalRoute(CheckedInputRoute):
     """Runs the handler, then commits the request's session before the response is sent, so a
-    failed commit can never follow a 2xx. Any failure rolls back and becomes a problem response."""
+    failed commit can never follow a 2xx. Any failure rolls back and becomes a problem response.
+    A request that changes nothing (GET, HEAD) runs in a read-only transaction."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def run_in_transaction(request: Request) -> Response:
+            read_only = read_only_transaction.set(request.method in SAFE_METHODS)
             try:
                 response = await handler(request)
                 session: AsyncSession | None = getattr(request.state, "db", None)
                 if session is not None:
                     await session.commit()
+                    after_commit: AfterCommit | None = getattr(
+                        request.app.state, "after_commit", None
+                    )
+                    if after_commit is not None:
+                        await after_commit(session)
                 return response
             except Exception as exc:
                 error = to_app_error(exc)
@@ -99,6 +113,7 @@ class TransactionalRoute(CheckedInputRoute):
                 # logged once, by the error handler: the cause chain keeps the traceback
                 raise error from exc
             finally:
+                read_only_transaction.reset(read_only)
                 session = getattr(request.state, "db", None)
                 if session is not None:
                     request.state.db = None

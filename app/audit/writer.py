@@ -1,0 +1,75 @@
+"""Group commit for the audit events of reads.
+
+A request that changes nothing (GET, HEAD) still leaves audit events: who read which client's
+data. Those events need no atomicity with a change, only durability before the answer leaves.
+So they do not ride in the request's transaction: the request hands them to this writer and
+waits; the writer inserts every event handed over while its previous batch was being written in
+one multi-row INSERT, commits once, and wakes all the requests of that batch. Under load many
+requests share one INSERT and one commit (one fsync); a lone request pays one round trip, as
+before. No response is sent before its events are committed: if the write fails, the request
+fails with it.
+
+On SQLite this is what lets reads run side by side: a read request's own transaction never
+writes, so it needs no write lock (see `app.core.db.read_only_transaction`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.audit.models import AuditEvent
+from app.core.db import read_only_transaction
+
+Batch = list[tuple[list[dict[str, Any]], "asyncio.Future[None]"]]
+
+
+class AuditWriter:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self._sessionmaker = sessionmaker
+        self._pending: Batch = []
+        self._flushing: asyncio.Task[None] | None = None
+        self.batches_written = 0
+        self.events_written = 0
+
+    async def write(self, events: list[dict[str, Any]]) -> None:
+        """Returns once `events` are committed; raises if they could not be."""
+        if not events:
+            return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((events, done))
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.create_task(self._flush())
+        await asyncio.shield(done)
+
+    async def drain(self) -> None:
+        """Waits for everything handed over so far (at shutdown)."""
+        while self._flushing is not None and not self._flushing.done():
+            await asyncio.shield(self._flushing)
+
+    async def _flush(self) -> None:
+        # the writer's transactions write: never the read-only kind of the request that woke it
+        token = read_only_transaction.set(False)
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                rows = [row for events, _ in batch for row in events]
+                try:
+                    async with self._sessionmaker() as session:
+                        await session.execute(insert(AuditEvent), rows)
+                        await session.commit()
+                except Exception as exc:  # every waiting request fails with the write
+                    for _, done in batch:
+                        if not done.done():
+                            done.set_exception(exc)
+                    continue
+                self.batches_written += 1
+                self.events_written += len(rows)
+                for _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
+        finally:
+            read_only_transaction.reset(token)

@@ -1,0 +1,170 @@
+"""The audit events of reads go through group commit: many requests share one INSERT and one
+commit, and no answer leaves before its events are committed.
+
+These run on a database of their own, with real committed transactions and a connection pool,
+as a worker does (on SQLite always; on PostgreSQL when the suite runs there).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import event, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.audit.models import AuditEvent
+from app.audit.writer import AuditWriter
+from app.auth import service as auth_service
+from app.auth.schemas import ApiKeyCreate
+from app.core.db import create_engine, make_sessionmaker
+from app.core.security import Role
+from app.main import create_app
+from tests import factories
+from tests.conftest import test_settings as settings_for
+from tests.databases import migrate, recreate_database, variant_url
+
+READERS = 24
+
+
+@dataclass
+class LiveApp:
+    app: FastAPI
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    admin: dict[str, str]
+    backend: str
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def live(
+    request: pytest.FixtureRequest, database_url: str, backend: str, tmp_path: Path
+) -> AsyncIterator[LiveApp]:
+    if request.param == "sqlite":
+        own_file = f"sqlite:///{tmp_path / 'group-commit.db'}"
+        url = own_file if backend == "postgresql" else variant_url(database_url, "group_commit")
+    elif backend == "postgresql":
+        url = variant_url(database_url, "group_commit")
+    else:
+        pytest.skip("needs CAREPLAN_TEST_DATABASE_URL=postgresql://…")
+    await recreate_database(url)
+    await migrate(url)
+    engine = create_engine(url, pool_size=READERS + 4)
+    sessionmaker = make_sessionmaker(engine)
+    try:
+        async with sessionmaker() as session:
+            _, key = await auth_service.create_api_key(
+                session, ApiKeyCreate(name="group commit admin", role=Role.admin), created_by=None
+            )
+            await session.commit()
+        app = create_app(settings_for(url), sessionmaker=sessionmaker)
+        yield LiveApp(app, engine, sessionmaker, {"Authorization": f"Bearer {key}"},
+                      request.param)
+    finally:
+        await engine.dispose()
+
+
+async def _reads_of(live: LiveApp, client: str) -> int:
+    client_id = uuid.UUID(client)
+    async with live.sessionmaker() as session:
+        return int(
+            await session.scalar(
+                select(func.count()).where(
+                    AuditEvent.client_id == client_id, AuditEvent.action == "read"
+                )
+            )
+            or 0
+        )
+
+
+async def test_concurrent_reads_share_inserts_and_each_is_recorded(live: LiveApp) -> None:
+    transport = httpx.ASGITransport(app=live.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://careplan.test") as http:
+        created = await http.post("/v1/clients", json=factories.client(), headers=live.admin)
+        assert created.status_code == 201, created.text
+        url = f"/v1/clients/{created.json()['id']}"
+        writer: AuditWriter = live.app.state.audit_writer
+        batches_before = writer.batches_written
+        responses = await asyncio.gather(
+            *(http.get(url, headers=live.admin) for _ in range(READERS))
+        )
+        assert {r.status_code for r in responses} == {200}
+        # every read answered has its own event, committed (read back on another connection)
+        assert await _reads_of(live, created.json()["id"]) == READERS
+        request_ids = {r.headers["x-request-id"] for r in responses}
+        async with live.sessionmaker() as session:
+            recorded = set(
+                await session.scalars(
+                    select(AuditEvent.request_id).where(
+                        AuditEvent.client_id == uuid.UUID(created.json()["id"]),
+                        AuditEvent.action == "read",
+                    )
+                )
+            )
+        assert recorded == request_ids
+        # and they went to the database in fewer INSERTs than requests
+        assert writer.batches_written - batches_before < READERS
+
+
+async def test_no_answer_leaves_before_its_read_is_recorded(live: LiveApp) -> None:
+    transport = httpx.ASGITransport(app=live.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://careplan.test") as http:
+        created = await http.post("/v1/clients", json=factories.client(), headers=live.admin)
+        url = f"/v1/clients/{created.json()['id']}"
+
+        writer: AuditWriter = live.app.state.audit_writer
+        working = writer._sessionmaker
+
+        def unavailable() -> AsyncSession:
+            raise ConnectionError("the audit trail's database does not answer")
+
+        # the writer cannot write: the read must fail with it, not answer 200 unrecorded
+        writer._sessionmaker = unavailable  # type: ignore[assignment]
+        try:
+            failed = await http.get(url, headers=live.admin)
+        finally:
+            writer._sessionmaker = working
+        assert failed.status_code == 500
+        assert failed.headers["content-type"] == "application/problem+json"
+        assert created.json()["given_name"] not in failed.text
+        assert await _reads_of(live, created.json()["id"]) == 0
+        # and once the trail is back, reads are answered and recorded again
+        ok = await http.get(url, headers=live.admin)
+        assert ok.status_code == 200
+        assert await _reads_of(live, created.json()["id"]) == 1
+
+
+async def test_reads_take_no_write_lock_on_sqlite(live: LiveApp) -> None:
+    if live.backend != "sqlite":
+        pytest.skip("SQLite's locking")
+    begins: list[str] = []
+
+    def on_execute(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("BEGIN"):
+            begins.append(statement)
+
+    transport = httpx.ASGITransport(app=live.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://careplan.test") as http:
+        created = await http.post("/v1/clients", json=factories.client(), headers=live.admin)
+        url = f"/v1/clients/{created.json()['id']}"
+        event.listen(live.engine.sync_engine, "before_cursor_execute", on_execute)
+        try:
+            assert (await http.get(url, headers=live.admin)).status_code == 200
+            read_begins = list(begins)
+            begins.clear()
+            patched = await http.patch(
+                url, json={"phone": "+44 20 7946 0101"}, headers={**live.admin, "If-Match": '"1"'}
+            )
+            assert patched.status_code == 200, patched.text
+        finally:
+            event.remove(live.engine.sync_engine, "before_cursor_execute", on_execute)
+    # the read's own transaction is deferred; only the audit writer's takes the write lock
+    assert read_begins == ["BEGIN", "BEGIN IMMEDIATE"]
+    assert begins == ["BEGIN IMMEDIATE"]
