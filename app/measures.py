@@ -16,14 +16,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from decimal import Decimal
-from enum import StrEnum
+from typing import Literal
 
-
-class Direction(StrEnum):
-    """Which way a measure improves."""
-
-    lower = "lower"
-    higher = "higher"
+# which way a measure improves
+Direction = Literal["lower", "higher"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +50,7 @@ MEASURES: dict[str, MeasureInfo] = {
             ucum="{score}",
             loinc=("72514-3", "Pain severity - 0-10 verbal numeric rating [Score] - Reported"),
             observation_category="survey",
-            direction=Direction.lower,
+            direction="lower",
             mcid=2,
         ),
         MeasureInfo(
@@ -67,7 +63,7 @@ MEASURES: dict[str, MeasureInfo] = {
             ucum="%",
             loinc=("97909-6", "Oswestry disability index score ODI"),
             observation_category="survey",
-            direction=Direction.lower,
+            direction="lower",
             mcid=10,
         ),
         MeasureInfo(
@@ -80,7 +76,7 @@ MEASURES: dict[str, MeasureInfo] = {
             ucum="{score}",
             loinc=None,
             observation_category="survey",
-            direction=Direction.lower,
+            direction="lower",
             mcid=5,
         ),
         MeasureInfo(
@@ -93,7 +89,7 @@ MEASURES: dict[str, MeasureInfo] = {
             ucum="{score}",
             loinc=None,
             observation_category="survey",
-            direction=Direction.higher,
+            direction="higher",
             mcid=2,
         ),
         MeasureInfo(
@@ -106,7 +102,7 @@ MEASURES: dict[str, MeasureInfo] = {
             ucum="deg",
             loinc=None,
             observation_category="exam",
-            direction=Direction.higher,
+            direction="higher",
             mcid=None,
         ),
         MeasureInfo(
@@ -177,7 +173,7 @@ def goal_direction(
     """Which way the goal improves: towards its target when baseline and target differ, else
     the measure's own direction (None for a custom measure without a target)."""
     if baseline is not None and target is not None and target != baseline:
-        return Direction.lower if target < baseline else Direction.higher
+        return "lower" if target < baseline else "higher"
     info = MEASURES.get(measure)
     return info.direction if info else None
 
@@ -194,5 +190,5 @@ def difference(later: float, earlier: float) -> float:
 
 def reaches_mcid(change: float, mcid: float, direction: Direction) -> bool:
     """Whether a change (later − earlier) is an improvement of at least `mcid`."""
-    gain = _decimal(change) if direction is Direction.higher else -_decimal(change)
+    gain = _decimal(change) if direction == "higher" else -_decimal(change)
     return gain >= _decimal(mcid)

@@ -36,6 +36,7 @@ SECRETS = (
     "ARCHIVED-SECRET",
     "OTHER-CLIENT-SECRET",
     "OTHER-PLAN-SECRET",
+    "DRAFT-SECRET",
 )
 EPOCH = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
 
@@ -80,8 +81,12 @@ def add_session(
     adverse_event: str | None = None,
     measurements: Sequence[tuple[uuid.UUID | None, str, float, str]] = (),
     archived: bool = False,
+    signed: bool | None = None,
 ) -> SessionRecord:
-    """A session row with its measurements (goal id, measure, value, timing) in that order."""
+    """A session row with its measurements (goal id, measure, value, timing) in that order.
+
+    A completed session's note is signed unless `signed=False`, by `sign_notes` before the
+    commit: written as a draft first, as the clinic does, since a signed note never changes."""
     session = SessionRecord(
         id=uuid.uuid4(),
         client_id=client_id,
@@ -112,7 +117,23 @@ def add_session(
         for position, (goal_id, measure, value, timing) in enumerate(measurements)
     ]
     db.add(session)
+    if signed if signed is not None else status == "completed":
+        db.info.setdefault(TO_SIGN, []).append(session)
     return session
+
+
+TO_SIGN = "summary-tests-to-sign"
+SIGNED_AT = dt.datetime(2030, 6, 1, 12, tzinfo=dt.UTC)
+
+
+async def sign_notes(db: AsyncSession, signer: uuid.UUID) -> None:
+    """Signs the notes `add_session` left to sign, after writing them."""
+    await db.flush()
+    for session in db.info.pop(TO_SIGN, []):
+        session.note_status = "signed"
+        session.signed_at = SIGNED_AT
+        session.signed_by = signer
+    await db.flush()
 
 
 def consent(
@@ -315,6 +336,15 @@ async def summary_clinic(
                 soap={"assessment": "OTHER-CLIENT-SECRET", "plan": "OTHER-CLIENT-SECRET"},
                 measurements=[(g["pain"], "nprs", 0, "post")],
             ),
+            # a completed session whose note is still a draft: counted, never shown
+            "s11": own(
+                at("2030-04-08"),
+                signed=False,
+                techniques=["DRAFT-SECRET technique"],
+                adverse_event="DRAFT-SECRET adverse",
+                soap={"assessment": "DRAFT-SECRET Improving.", "plan": "DRAFT-SECRET plan"},
+                measurements=[(g["pain"], "nprs", 1, "pre"), (g["pain"], "nprs", 0, "post")],
+            ),
             # the second plan's and a standalone session: not this plan's
             "s9": add_session(
                 db,
@@ -335,6 +365,7 @@ async def summary_clinic(
                 soap={"assessment": "OTHER-PLAN-SECRET standalone"},
             ),
         }
+        await sign_notes(db, staff.therapist_id)
         await db.commit()
         return SummaryClinic(
             staff=staff,

@@ -113,6 +113,7 @@ def test_summary_over_rows_ignores_other_plans_and_orders_within_a_session() -> 
         "cancelled": 0,
         "no_show": 0,
         "upcoming": 2,
+        "awaiting_signature": 0,
     }
     # session 1 (smaller id) first: 9; then session 2: pre 6, post 3, post 2
     assert [p.value for p in summary.measures[0].points] == [9, 6, 3, 2]
@@ -204,6 +205,10 @@ def _goal(**values: float | None) -> GoalProgress:
         latest_value=None,
         latest_at=None,
         progress_percent=None,
+        minimal_important_change=None,
+        clinically_important=None,
+        lasting_change=None,
+        immediate_change=None,
         status="active",
     )
 
