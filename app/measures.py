@@ -167,9 +167,7 @@ def minimal_important_change(measure: str, goal_mcid: float | None) -> float | N
     return info.mcid if info else None
 
 
-def goal_direction(
-    measure: str, baseline: float | None, target: float | None
-) -> Direction | None:
+def goal_direction(measure: str, baseline: float | None, target: float | None) -> Direction | None:
     """Which way the goal improves: towards its target when baseline and target differ, else
     the measure's own direction (None for a custom measure without a target)."""
     if baseline is not None and target is not None and target != baseline:

@@ -142,9 +142,7 @@ class CarePlanSummary(BaseModel):
     referrals: list[SummaryReferral] = Field(
         description="The non-archived referrals this plan answers"
     )
-    precautions: list[SummaryPrecaution] = Field(
-        description="The client's active precautions"
-    )
+    precautions: list[SummaryPrecaution] = Field(description="The client's active precautions")
     period: Period
     sessions: SessionCounts
     goals: list[GoalProgress]

@@ -378,18 +378,14 @@ async def _summaries(
         ).all()
     )
     counts = [
-        StatusCount(
-            row.care_plan_id, row.status, row.sessions, row.ahead or 0, row.unsigned or 0
-        )
+        StatusCount(row.care_plan_id, row.status, row.sessions, row.ahead or 0, row.unsigned or 0)
         for row in await db.execute(
             select(
                 SessionRecord.care_plan_id,
                 SessionRecord.status,
                 func.count().label("sessions"),
                 func.sum(case((SessionRecord.scheduled_start >= now, 1), else_=0)).label("ahead"),
-                func.sum(case((SessionRecord.note_status != SIGNED, 1), else_=0)).label(
-                    "unsigned"
-                ),
+                func.sum(case((SessionRecord.note_status != SIGNED, 1), else_=0)).label("unsigned"),
             )
             .where(_sessions_of(plan_ids, client.id))
             .group_by(SessionRecord.care_plan_id, SessionRecord.status)
