@@ -25,7 +25,7 @@ Direction = Literal["lower", "higher"]
 @dataclass(frozen=True, slots=True)
 class MeasureInfo:
     code: str  # the API's name for the measure
-    label: str  # for people: "Pain (NPRS)"
+    label: str  # for people: "Numeric Pain Rating Scale"
     fhir_text: str  # FHIR CodeableConcept.text when LOINC has no code
     range: tuple[float, float] | None  # both ends valid; None: any finite value
     fixed_scale: bool  # charts span the whole range (a score), not just the data (degrees)
@@ -42,7 +42,7 @@ MEASURES: dict[str, MeasureInfo] = {
     for m in (
         MeasureInfo(
             code="nprs",
-            label="Pain (NPRS)",
+            label="Numeric Pain Rating Scale",
             fhir_text="Numeric pain rating scale (0-10)",
             range=(0, 10),
             fixed_scale=True,

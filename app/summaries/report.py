@@ -248,16 +248,24 @@ def diagnosis_text(referral: SummaryReferral) -> str:
     return " – ".join(parts) if parts else "–"
 
 
+# precaution categories whose plain spelling would misread ("Dvt")
+PRECAUTION_NAMES = {"dvt": "DVT (deep vein thrombosis)"}
+
+
+def precaution_name(category: str) -> str:
+    return PRECAUTION_NAMES.get(category, words(category))
+
+
 def clearance_text(precaution: SummaryPrecaution) -> str:
     if precaution.cleared_on is None and precaution.cleared_by is None:
-        return "Not cleared"
+        return "–"
     by = f" by {precaution.cleared_by.full_name}" if precaution.cleared_by else ""
     on = f" on {format_date(precaution.cleared_on)}" if precaution.cleared_on else ""
     return f"Cleared{by}{on}"
 
 
 def regions_text(regions: Sequence[str]) -> str:
-    return ", ".join(words(r).lower() for r in regions) if regions else "Whole body"
+    return ", ".join(words(r).lower() for r in regions) if regions else "–"
 
 
 def goal_path(goal: GoalProgress) -> str:
@@ -333,6 +341,7 @@ _templates.filters.update(
     referral_sessions=referral_sessions,
     diagnosis=diagnosis_text,
     clearance=clearance_text,
+    precaution=precaution_name,
     regions=regions_text,
     importance=importance_word,
     goal_path=goal_path,
@@ -641,7 +650,7 @@ def _pdf_plan(pdf: _SummaryPdf, view: PlanView) -> None:
             [("Precaution", "Severity", "Body regions", "Clearance")]
             + [
                 (
-                    words(p.category),
+                    precaution_name(p.category),
                     words(p.severity),
                     regions_text(p.body_regions),
                     clearance_text(p),
