@@ -25,6 +25,7 @@ from app.summaries.charts import Chart, Level, format_value, goal_chart
 from app.summaries.schemas import (
     CarePlanSummary,
     GoalProgress,
+    Period,
     SummaryClient,
     SummaryPrecaution,
     SummaryReferral,
@@ -207,9 +208,9 @@ def measure_label(goal: GoalProgress) -> str:
     return f"{name} ({detail})" if detail else name
 
 
-def period_text(summary: CarePlanSummary) -> str | None:
+def period_text(period: Period) -> str | None:
     """`period 2030-03-01 to 2030-06-30`, `from 2030-03-01`, `until …`; None without dates."""
-    start, end = summary.period.start, summary.period.end
+    start, end = period.start, period.end
     if start and end:
         return f"period {format_date(start)} to {format_date(end)}"
     if start:
@@ -221,7 +222,7 @@ def period_text(summary: CarePlanSummary) -> str | None:
 
 def plan_line(summary: CarePlanSummary) -> str:
     parts = [f"{words(summary.kind)} plan", f"status {words(summary.status).lower()}"]
-    period = period_text(summary)
+    period = period_text(summary.period)
     if period:
         parts.append(period)
     return " · ".join(parts)

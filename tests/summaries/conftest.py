@@ -20,10 +20,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.care_plans.models import CarePlan, Goal, care_plan_referrals
-from app.clients.models import Client, Consent
+from app.clients.models import Client, Consent, Precaution
 from app.directory.models import ReferringProfessional
 from app.referrals.models import Referral
-from app.session_records.models import Measurement, SessionRecord
+from app.session_records.models import Addendum, Measurement, SessionRecord
 from tests.conftest import Staff
 
 # text that must never leave the clinic in a summary
@@ -37,6 +37,7 @@ SECRETS = (
     "OTHER-CLIENT-SECRET",
     "OTHER-PLAN-SECRET",
     "DRAFT-SECRET",
+    "PRECAUTION-SECRET",
 )
 EPOCH = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
 
@@ -181,7 +182,50 @@ async def summary_clinic(
             client_id=client.id,
             referring_professional_id=staff.referring_professional_id,
             received_on=dt.date(2030, 1, 10),
+            reason="Low back pain after lifting",
+            diagnosis_codes=["M54.50"],
+            diagnosis_text="Low back pain, unspecified",
+            authorized_sessions=10,
+            valid_until=dt.date(2030, 6, 30),
+            precautions_note="PRECAUTION-SECRET note of the referral",
             status="accepted",
+        )
+        db.add_all(
+            [
+                Precaution(
+                    client_id=client.id,
+                    category="dvt",
+                    severity="absolute",
+                    body_regions=["legs"],
+                    description="PRECAUTION-SECRET left calf",
+                    requires_clearance=True,
+                    clearance_referring_professional_id=foreign.id,
+                    cleared_on=dt.date(2030, 2, 1),
+                    created_at=EPOCH,
+                ),
+                Precaution(
+                    client_id=client.id,
+                    category="skin_condition",
+                    severity="local",
+                    body_regions=["feet"],
+                    description="PRECAUTION-SECRET eczema",
+                    created_at=EPOCH + dt.timedelta(minutes=1),
+                ),
+                Precaution(
+                    client_id=client.id,
+                    category="recent_surgery",
+                    severity="relative",
+                    status="resolved",
+                    description="PRECAUTION-SECRET resolved",
+                    created_at=EPOCH + dt.timedelta(minutes=2),
+                ),
+                Precaution(
+                    client_id=other.id,
+                    category="cancer",
+                    severity="relative",
+                    description="PRECAUTION-SECRET of another client",
+                ),
+            ]
         )
         foreign_referral = Referral(
             client_id=client.id,
@@ -366,6 +410,16 @@ async def summary_clinic(
             ),
         }
         await sign_notes(db, staff.therapist_id)
+        db.add_all(
+            Addendum(
+                session_id=sessions["s1"].id,
+                author_type="user",
+                author_id=staff.therapist_id,
+                text=f"Correction {n}",
+                reason="Typo",
+            )
+            for n in (1, 2)
+        )
         await db.commit()
         return SummaryClinic(
             staff=staff,

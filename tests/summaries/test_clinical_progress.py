@@ -19,7 +19,7 @@ from app.summaries.report import (
     measure_label,
     period_text,
 )
-from app.summaries.schemas import CarePlanSummary, GoalProgress, Period
+from app.summaries.schemas import GoalProgress, Period
 from app.summaries.service import (
     CompletedSession,
     MeasuredValue,
@@ -338,12 +338,12 @@ def test_the_sentence_on_clinically_important_change() -> None:
 
 
 def test_an_empty_period_is_not_printed() -> None:
-    def summary(start: dt.date | None, end: dt.date | None) -> CarePlanSummary:
-        return CarePlanSummary.model_construct(period=Period(start=start, end=end))
+    def period(start: dt.date | None, end: dt.date | None) -> Period:
+        return Period(start=start, end=end)
 
-    assert period_text(summary(None, None)) is None
-    assert period_text(summary(dt.date(2030, 3, 1), None)) == "from 2030-03-01"
-    assert period_text(summary(None, dt.date(2030, 6, 30))) == "until 2030-06-30"
-    assert period_text(summary(dt.date(2030, 3, 1), dt.date(2030, 6, 30))) == (
+    assert period_text(period(None, None)) is None
+    assert period_text(period(dt.date(2030, 3, 1), None)) == "from 2030-03-01"
+    assert period_text(period(None, dt.date(2030, 6, 30))) == "until 2030-06-30"
+    assert period_text(period(dt.date(2030, 3, 1), dt.date(2030, 6, 30))) == (
         "period 2030-03-01 to 2030-06-30"
     )
