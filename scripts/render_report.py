@@ -1,8 +1,13 @@
 """Render the progress report of a demo care plan, to look at it.
 
-Seeds a demo clinic (a client, a referral, a rehabilitation plan with three goals and eight
-weeks of sessions) into a temporary SQLite database brought to the current schema, computes the
-plan's summary exactly as `GET /v1/care-plans/{id}/summary` does, and writes
+Seeds a demo clinic into a temporary SQLite database brought to the current schema: a pregnant
+client whose name needs more than Latin-1, with a DVT cleared by her physician and a skin
+condition on the legs; a physiotherapy referral with a diagnosis and authorised sessions; a
+rehabilitation plan with NPRS, ODI and range-of-motion goals (the last with its own MCID); six
+weekly sessions with pre- and post-treatment values, signed, one of them corrected by an
+addendum; and a seventh completed session whose note awaits signature. It computes the plan's
+summary exactly as `GET /v1/care-plans/{id}/summary` does for the referrer (under the client's
+consent), and writes
 
     <out>/summary.html   the printable page (Accept: text/html)
     <out>/summary.pdf    the same report as PDF (Accept: application/pdf)
@@ -33,11 +38,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.care_plans.models import CarePlan, Goal, care_plan_referrals  # noqa: E402
-from app.clients.models import Client  # noqa: E402
+from app.clients.models import Client, Precaution  # noqa: E402
 from app.core.db import create_engine, make_sessionmaker, utcnow  # noqa: E402
 from app.directory.models import ReferringProfessional, Therapist  # noqa: E402
 from app.referrals.models import Referral  # noqa: E402
-from app.session_records.models import Measurement, SessionRecord  # noqa: E402
+from app.session_records.models import Addendum, Measurement, SessionRecord  # noqa: E402
 from app.summaries import service  # noqa: E402
 from app.summaries.report import ReportHeading, render_html, render_pdf  # noqa: E402
 
@@ -58,20 +63,60 @@ async def seed_and_render(url: str, out: Path) -> tuple[Path, Path]:
     sessionmaker = make_sessionmaker(engine)
     try:
         async with sessionmaker() as db:
-            therapist = Therapist(full_name="Ada Kneading", credentials=["RMT"], certifications=[])
+            therapist = Therapist(
+                full_name="Ada Kneading",
+                credentials=["RMT", "BSc Kinesiology"],
+                certifications=["prenatal", "medical_massage"],
+            )
             physio = ReferringProfessional(
-                full_name="Dr. Lee Physio", discipline="physical_therapy"
+                full_name="Dr. Jiří Novák", discipline="physical_therapy"
+            )
+            physician = ReferringProfessional(
+                full_name="Dr. Αλέξανδρος Παπαδόπουλος", discipline="primary_care"
             )
             client = Client(
-                given_name="Zoë", family_name="Okafor", date_of_birth=dt.date(1980, 5, 17)
+                given_name="Łucja",
+                family_name="Wąsowska-Dvořák",
+                date_of_birth=dt.date(1992, 5, 17),
             )
-            db.add_all([therapist, physio, client])
+            db.add_all([therapist, physio, physician, client])
             await db.flush()
+            db.add_all(
+                [
+                    Precaution(
+                        client_id=client.id,
+                        category="pregnancy",
+                        severity="relative",
+                        description="(not shared) 24 weeks, due 2030-07-02",
+                    ),
+                    Precaution(
+                        client_id=client.id,
+                        category="dvt",
+                        severity="absolute",
+                        body_regions=["legs"],
+                        description="(not shared) left calf DVT in 2029, treated",
+                        requires_clearance=True,
+                        clearance_referring_professional_id=physician.id,
+                        cleared_on=dt.date(2030, 2, 25),
+                    ),
+                    Precaution(
+                        client_id=client.id,
+                        category="skin_condition",
+                        severity="local",
+                        body_regions=["legs", "feet"],
+                        description="(not shared) eczema",
+                    ),
+                ]
+            )
             referral = Referral(
                 client_id=client.id,
                 referring_professional_id=physio.id,
                 received_on=dt.date(2030, 2, 20),
-                reason="Chronic low back pain after a lifting injury",
+                reason="Low back pain in pregnancy; soft-tissue work alongside physiotherapy",
+                diagnosis_codes=["M54.50", "O26.89"],
+                diagnosis_text="Low back pain, pregnancy-related",
+                authorized_sessions=10,
+                valid_until=dt.date(2030, 6, 30),
                 status="accepted",
             )
             start = dt.date(2030, 3, 1)
@@ -107,6 +152,7 @@ async def seed_and_render(url: str, out: Path) -> tuple[Path, Path]:
                 unit="degrees",
                 baseline_value=95,
                 target_value=120,
+                mcid=10,
                 status="active",
                 created_at=utcnow() + dt.timedelta(seconds=1),
             )
@@ -129,7 +175,10 @@ async def seed_and_render(url: str, out: Path) -> tuple[Path, Path]:
                 (5, 3, 106, 30, ["myofascial release", "stretching"], None),
                 (5, 4, 108, None, ["stretching", "effleurage"], None),
                 (4, 3, 111, None, ["myofascial release", "stretching"], None),
+                # the latest visit: its note is a draft, awaiting signature
+                (2, 1, 119, 12, ["hot stones"], "(draft, not shown) dizziness"),
             ]
+            notes: list[SessionRecord] = []
             for week, (pre, post, flexion, disability, techniques, adverse) in enumerate(weekly):
                 when = dt.datetime.combine(
                     start + dt.timedelta(days=3 + 7 * week), dt.time(9), tzinfo=dt.UTC
@@ -174,6 +223,7 @@ async def seed_and_render(url: str, out: Path) -> tuple[Path, Path]:
                     for i, (goal_id, measure, value, timing) in enumerate(values)
                 ]
                 db.add(session)
+                notes.append(session)
             for status, days in (("cancelled", 45), ("no_show", 52), ("scheduled", 3650)):
                 when = dt.datetime.combine(
                     start + dt.timedelta(days=days), dt.time(9), tzinfo=dt.UTC
@@ -190,6 +240,22 @@ async def seed_and_render(url: str, out: Path) -> tuple[Path, Path]:
                         session_type="therapeutic",
                     )
                 )
+            await db.flush()
+            # written as drafts, then signed, as the clinic does; the last one waits
+            for session in notes[:-1]:
+                session.note_status = "signed"
+                session.signed_at = session.scheduled_end + dt.timedelta(hours=2)
+                session.signed_by = therapist.id
+            await db.flush()
+            db.add(
+                Addendum(
+                    session_id=notes[2].id,
+                    author_type="user",
+                    author_id=therapist.id,
+                    text="Soreness resolved within 24 h; no change to the plan.",
+                    reason="Follow-up call",
+                )
+            )
             await db.commit()
 
             progress = await service.care_plan_summary(db, plan, utcnow())
@@ -198,7 +264,8 @@ async def seed_and_render(url: str, out: Path) -> tuple[Path, Path]:
             title="Care plan progress summary",
             client=progress.summary.client,
             generated_at=progress.summary.generated_at,
-            prepared_for="Dr. Lee Physio",
+            prepared_for="Dr. Jiří Novák",
+            shared_under_consent=True,
         )
         html_path, pdf_path = out / "summary.html", out / "summary.pdf"
         html_path.write_text(render_html(heading, [progress]), encoding="utf-8")

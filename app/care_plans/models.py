@@ -53,6 +53,7 @@ class Goal(Resource, Archivable):
     baseline_value: Mapped[float | None] = mapped_column(Float)
     target_value: Mapped[float | None] = mapped_column(Float)
     target_date: Mapped[dt.date | None]
+    mcid: Mapped[float | None] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(16), default="proposed")
 
     __table_args__ = (Index("ix_goals_care_plan_id", "care_plan_id", "created_at", "id"),)

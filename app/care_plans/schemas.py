@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 import uuid
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app import measures
 from app.core.concurrency import MergePatch
 from app.core.fields import (
     Date,
@@ -61,35 +61,12 @@ class GoalStatus(StrEnum):
     cancelled = "cancelled"
 
 
-# The valid range of each standard measure, both ends included; None: no fixed range.
-#   nprs  Numeric Pain Rating Scale, 0 (no pain) to 10
-#   odi   Oswestry Disability Index, percent
-#   rmdq  Roland-Morris Disability Questionnaire, 24 items
-#   psfs  Patient-Specific Functional Scale, 0 (unable) to 10
-#   rom   range of motion, degrees
+# The valid range of each measure, both ends included (None: no fixed range), from the one
+# table of measures.
 MEASURE_RANGES: dict[str, tuple[float, float] | None] = {
-    "nprs": (0, 10),
-    "odi": (0, 100),
-    "rmdq": (0, 24),
-    "psfs": (0, 10),
-    "rom": (0, 360),
-    "custom": None,
+    code: info.range for code, info in measures.MEASURES.items()
 }
-
-
-def check_measure_value(measure: str, value: float) -> str | None:
-    """Why `value` is not a valid value of `measure`, or None when it is."""
-    if measure not in MEASURE_RANGES:
-        return f"{measure!r} is not a measure; use one of {', '.join(MEASURE_RANGES)}"
-    if not math.isfinite(value):
-        return "the value must be a finite number"
-    bounds = MEASURE_RANGES[measure]
-    if bounds is None:
-        return None
-    low, high = bounds
-    if not low <= value <= high:
-        return f"{value:g} is outside the {measure} range {low:g}–{high:g}"
-    return None
+check_measure_value = measures.check_value
 
 
 # ---- care plans ------------------------------------------------------------------------------
@@ -205,6 +182,16 @@ GoalDescription = Description
 MeasureLabel = ShortText
 Unit = Label
 MeasureValue = Annotated[StrictFloat, Field(allow_inf_nan=False)]
+Mcid = Annotated[
+    StrictFloat,
+    Field(
+        gt=0,
+        le=1000,
+        allow_inf_nan=False,
+        description="The minimal important change of this goal, in its unit: for `rom` and "
+        "`custom` goals, which have none of their own; overrides the measure's for the others",
+    ),
+]
 
 
 class GoalCreate(BaseModel):
@@ -220,6 +207,7 @@ class GoalCreate(BaseModel):
     baseline_value: MeasureValue | None = None
     target_value: MeasureValue | None = None
     target_date: Date | None = None
+    mcid: Mcid | None = None
     status: GoalStatus = GoalStatus.proposed
 
 
@@ -235,6 +223,7 @@ class GoalUpdate(MergePatch):
     baseline_value: MeasureValue | None = None
     target_value: MeasureValue | None = None
     target_date: Date | None = None
+    mcid: Mcid | None = None
     status: GoalStatus | None = None
 
 
@@ -244,11 +233,20 @@ class GoalRead(ReadModel):
     description: str
     measure: Measure
     measure_label: str | None
-    unit: str | None
+    unit: str | None = Field(
+        description="The goal's own unit, or its measure's (`points`, `%` for ODI, `degrees`)"
+    )
     baseline_value: float | None
     target_value: float | None
     target_date: dt.date | None
+    mcid: float | None
     status: GoalStatus
     created_at: dt.datetime
     updated_at: dt.datetime
     version: int
+
+    @model_validator(mode="after")
+    def _measure_unit(self) -> GoalRead:
+        """The same unit the summaries and FHIR give the goal."""
+        self.unit = measures.goal_unit(self.measure, self.unit)
+        return self

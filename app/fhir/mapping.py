@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from app import measures
 from app.care_plans.models import CarePlan, Goal
 from app.clients.models import Client
 from app.directory.models import ReferringProfessional, Therapist
@@ -109,58 +110,26 @@ ENCOUNTER_STATUS: dict[str, str] = {
 # ---- measures ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class MeasureCode:
-    """How one of our measures is coded: LOINC where LOINC has a code, a UCUM unit, a category."""
-
-    text: str
-    loinc: tuple[str, str] | None
-    ucum: tuple[str, str] | None  # (code, display unit)
-    category: str | None  # observation-category code
-
-
-MEASURES: dict[str, MeasureCode] = {
-    "nprs": MeasureCode(
-        "Numeric pain rating scale (0-10)",
-        ("72514-3", "Pain severity - 0-10 verbal numeric rating [Score] - Reported"),
-        ("{score}", "score"),
-        "survey",
-    ),
-    "odi": MeasureCode(
-        "Oswestry disability index",
-        ("97909-6", "Oswestry disability index score ODI"),
-        ("%", "%"),
-        "survey",
-    ),
-    "rmdq": MeasureCode(
-        "Roland-Morris disability questionnaire (0-24)", None, ("{score}", "score"), "survey"
-    ),
-    "psfs": MeasureCode(
-        "Patient-specific functional scale (0-10)", None, ("{score}", "score"), "survey"
-    ),
-    "rom": MeasureCode("Range of motion", None, ("deg", "degrees"), "exam"),
-    "custom": MeasureCode("Custom measure", None, None, None),
-}
-
-
 def measure_concept(measure: str, label: str | None = None) -> dict[str, Any]:
     """The CodeableConcept of a measure; `label` (a goal's own name for it) is its text."""
-    code = MEASURES[measure]
+    info = measures.measure_info(measure)
     concept: dict[str, Any] = {}
-    if code.loinc is not None:
-        concept["coding"] = [{"system": LOINC, "code": code.loinc[0], "display": code.loinc[1]}]
-    concept["text"] = label or code.text
+    if info.loinc is not None:
+        concept["coding"] = [{"system": LOINC, "code": info.loinc[0], "display": info.loinc[1]}]
+    concept["text"] = label or info.fhir_text
     return concept
 
 
 def measure_quantity(measure: str, value: float, unit: str | None) -> dict[str, Any]:
-    """A Quantity of a measure: UCUM-coded for the standard measures, `unit` as its text."""
+    """A Quantity of a measure: UCUM-coded for the standard measures; its unit text is the one
+    the API and the summaries show (`measures.goal_unit`)."""
     quantity: dict[str, Any] = {"value": value}
-    ucum = MEASURES[measure].ucum
-    if ucum is not None:
-        quantity.update(unit=unit or ucum[1], system=UCUM, code=ucum[0])
-    elif unit:
-        quantity["unit"] = unit
+    info = measures.measure_info(measure)
+    shown = measures.goal_unit(measure, unit)
+    if shown:
+        quantity["unit"] = shown
+    if info.ucum is not None:
+        quantity.update(system=UCUM, code=info.ucum)
     return quantity
 
 
@@ -267,6 +236,15 @@ def _identifier(code: str, display: str, value: str | None, **more: Any) -> dict
     }
 
 
+def certification_text(certification: str) -> str:
+    """`prenatal` → `Prenatal massage certification`; `medical_massage` → `Medical massage
+    certification` (the word once)."""
+    name = words(certification)
+    if not name.lower().endswith("massage"):
+        name += " massage"
+    return f"{name} certification"
+
+
 def therapist_practitioner(therapist: Therapist) -> FhirResource:
     license_id = _identifier(
         "LN",
@@ -287,8 +265,7 @@ def therapist_practitioner(therapist: Therapist) -> FhirResource:
         )
     qualifications += [{"code": {"text": credential}} for credential in therapist.credentials]
     qualifications += [
-        {"code": {"text": f"{words(cert)} massage certification"}}
-        for cert in therapist.certifications
+        {"code": {"text": certification_text(cert)}} for cert in therapist.certifications
     ]
     resource = {
         "resourceType": "Practitioner",
@@ -569,16 +546,16 @@ class ObservationSource:
 
 def observation(source: ObservationSource) -> FhirResource:
     row = source.measurement
-    code = MEASURES[row.measure]
+    category_code = measures.measure_info(row.measure).observation_category
     category = None
-    if code.category is not None:
+    if category_code is not None:
         category = [
             {
                 "coding": [
                     {
                         "system": OBSERVATION_CATEGORY,
-                        "code": code.category,
-                        "display": code.category.capitalize(),
+                        "code": category_code,
+                        "display": category_code.capitalize(),
                     }
                 ]
             }

@@ -8,14 +8,14 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from app import measures
 from app.summaries.schemas import GoalProgress, MeasurePoint
 
-# the fixed scale of the standard measures that have one; the others scale to their data
+# the fixed scale of the scored measures; the others scale to their data
 SCALES: dict[str, tuple[float, float]] = {
-    "nprs": (0, 10),
-    "psfs": (0, 10),
-    "rmdq": (0, 24),
-    "odi": (0, 100),
+    code: info.range
+    for code, info in measures.MEASURES.items()
+    if info.fixed_scale and info.range is not None
 }
 MAX_DATE_LABELS = 6
 
@@ -73,6 +73,22 @@ class Level:
 
 
 @dataclass(frozen=True, slots=True)
+class Band:
+    """The minimal important change from the baseline, in the goal's direction: a value past
+    its far edge (`edge_y`) has changed by a clinically important amount."""
+
+    top: float
+    bottom: float
+    edge_y: float
+    edge_value: float
+    label: str
+
+    @property
+    def height(self) -> float:
+        return self.bottom - self.top
+
+
+@dataclass(frozen=True, slots=True)
 class Chart:
     width: float
     height: float
@@ -82,6 +98,7 @@ class Chart:
     series: tuple[Series, ...]
     baseline: Level | None
     target: Level | None
+    band: Band | None = None
 
     @property
     def empty(self) -> bool:
@@ -147,7 +164,8 @@ def goal_chart(
     """The chart of the goal's own measurements (those recorded against it) over time, with its
     target as a dashed line and its baseline as a dotted one."""
     plot = Box(left=width * 0.08, top=height * 0.08, right=width * 0.8, bottom=height * 0.84)
-    levels = [v for v in (goal.baseline_value, goal.target_value) if v is not None]
+    edge = mcid_edge(goal)
+    levels = [v for v in (goal.baseline_value, goal.target_value, edge) if v is not None]
     lo, hi = value_range(goal.measure, [p.value for p in points] + levels)
 
     def y_of(value: float) -> float:
@@ -201,6 +219,18 @@ def goal_chart(
             return None
         return Level(y, value, f"{name} {format_value(value)}", label_y)
 
+    band = None
+    if edge is not None and baseline_y is not None and goal.minimal_important_change is not None:
+        edge_y = y_of(edge)
+        unit = f" {goal.unit}" if goal.unit else ""
+        band = Band(
+            top=min(edge_y, baseline_y),
+            bottom=max(edge_y, baseline_y),
+            edge_y=edge_y,
+            edge_value=edge,
+            label=f"MCID {format_value(goal.minimal_important_change)}{unit}",
+        )
+
     return Chart(
         width=width,
         height=height,
@@ -210,4 +240,21 @@ def goal_chart(
         series=tuple(s for s in series if s.dots),
         baseline=level(goal.baseline_value, baseline_y, baseline_label_y, "baseline"),
         target=level(goal.target_value, target_y, target_label_y, "target"),
+        band=band,
     )
+
+
+def mcid_edge(goal: GoalProgress) -> float | None:
+    """The value one minimal important change from the baseline in the goal's direction,
+    kept within the measure's range; None without a baseline, an MCID or a direction."""
+    mcid = goal.minimal_important_change
+    direction = measures.goal_direction(goal.measure, goal.baseline_value, goal.target_value)
+    if goal.baseline_value is None or mcid is None or direction is None:
+        return None
+    edge = goal.baseline_value - mcid if direction == "lower" else goal.baseline_value + mcid
+    bounds = (
+        measures.measure_info(goal.measure).range if goal.measure in measures.MEASURES else None
+    )
+    if bounds is not None:
+        edge = min(max(edge, bounds[0]), bounds[1])
+    return edge

@@ -18,7 +18,7 @@ from app.core.db import utcnow
 from app.core.errors import PROBLEM_MEDIA_TYPE, Problem, problems
 from app.core.responses import render
 from app.core.routing import DbSession, TransactionalRoute
-from app.core.security import Caller
+from app.core.security import Caller, Role
 from app.summaries import service
 from app.summaries.dependencies import (
     CarePlanForSummary,
@@ -89,7 +89,8 @@ async def _respond(
     tags=["summaries"],
     responses=RESPONSES,
     summary="A care plan's progress: sessions, goals, measurements, techniques, adverse events",
-    description="Completed sessions only; never the SOAP subjective or objective text." + ACCESS,
+    description="Signed notes of completed sessions only; never the SOAP subjective or "
+    "objective text." + ACCESS,
 )
 async def get_care_plan_summary(
     plan: CarePlanForSummary,
@@ -106,6 +107,7 @@ async def get_care_plan_summary(
         title="Care plan progress summary",
         client=summary.client,
         generated_at=summary.generated_at,
+        shared_under_consent=caller.role is Role.referrer,
     )
     return await _respond(
         summary, [progress], heading, report_format, caller, f"care-plan-summary-{plan.id}"
@@ -144,6 +146,7 @@ async def get_referral_summary(
         generated_at=now,
         referral_id=referral.id,
         prepared_for=prepared_for,
+        shared_under_consent=caller.role is Role.referrer,
     )
     return await _respond(
         progress.summary,

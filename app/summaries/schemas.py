@@ -27,17 +27,20 @@ class SessionCounts(BaseModel):
     cancelled: int
     no_show: int
     upcoming: int = Field(description="Scheduled sessions that have not started yet")
+    awaiting_signature: int = Field(
+        description="Completed sessions whose note is not signed yet: they feed nothing else"
+    )
 
 
 class GoalProgress(BaseModel):
     id: uuid.UUID
     description: str
     measure: str
-    unit: str | None
+    unit: str | None = Field(description="The goal's own unit, or its measure's")
     baseline_value: float | None
     target_value: float | None
     latest_value: float | None = Field(
-        description="The goal's newest measurement over completed sessions (by the session's "
+        description="The goal's newest measurement over signed notes (by the session's "
         "`scheduled_start`, `post` after `pre` within a session)"
     )
     latest_at: dt.datetime | None = Field(
@@ -48,6 +51,24 @@ class GoalProgress(BaseModel):
         "(halves away from zero); negative when the measure moved away from the target, over "
         "100 past it. Null without a measurement, baseline or target, or when the target "
         "equals the baseline."
+    )
+    minimal_important_change: float | None = Field(
+        description="The smallest change a client notices as important: NPRS 2, ODI 10, RMDQ 5, "
+        "PSFS 2 points; the goal's own `mcid` for range of motion and custom measures"
+    )
+    clinically_important: bool | None = Field(
+        description="Whether the change from baseline to latest reaches the minimal important "
+        "change in the goal's direction (towards its target; lower is better for NPRS, ODI "
+        "and RMDQ, higher for PSFS and range of motion). Null without a baseline, a latest "
+        "value or a minimal important change"
+    )
+    lasting_change: float | None = Field(
+        description="The latest pre-session value minus the first: what held between visits. "
+        "Null with fewer than two sessions measured before treatment"
+    )
+    immediate_change: float | None = Field(
+        description="The mean of post − pre within each signed session measured both before and "
+        "after treatment: the relief of the visit itself. Null without such a session"
     )
     status: str
 
@@ -71,29 +92,72 @@ class AdverseEvent(BaseModel):
     description: str
 
 
+class SummaryTherapist(BaseModel):
+    id: uuid.UUID
+    full_name: str
+    credentials: list[str]
+
+
+class SummaryProfessional(BaseModel):
+    id: uuid.UUID
+    full_name: str
+    discipline: str
+
+
+class SummaryReferral(BaseModel):
+    id: uuid.UUID
+    referring_professional: SummaryProfessional
+    reason: str | None
+    diagnosis_codes: list[str]
+    diagnosis_text: str | None
+    authorized_sessions: int | None
+    sessions_used: int = Field(
+        description="Completed sessions of the care plans that answer this referral"
+    )
+    valid_until: dt.date | None
+
+
+class SummaryPrecaution(BaseModel):
+    """An active precaution of the client, without its free-text description."""
+
+    category: str
+    severity: str
+    body_regions: list[str]
+    cleared_on: dt.date | None
+    cleared_by: SummaryProfessional | None = Field(
+        description="The referring professional who gave the clearance"
+    )
+
+
 class CarePlanSummary(BaseModel):
-    """Progress of one care plan: completed sessions only, archived ones left out."""
+    """Progress of one care plan: signed notes of completed sessions only, archived ones left
+    out."""
 
     care_plan_id: uuid.UUID
     title: str
     kind: str
     status: str
     client: SummaryClient
+    therapist: SummaryTherapist | None = Field(description="The plan's primary therapist")
+    referrals: list[SummaryReferral] = Field(
+        description="The non-archived referrals this plan answers"
+    )
+    precautions: list[SummaryPrecaution] = Field(description="The client's active precautions")
     period: Period
     sessions: SessionCounts
     goals: list[GoalProgress]
     measures: list[MeasureSeries] = Field(
-        description="Every measurement of the completed sessions, grouped by measure (in the "
+        description="Every measurement of the signed notes, grouped by measure (in the "
         "order each measure was first recorded)"
     )
     techniques: dict[str, int] = Field(
-        description="Each technique and the number of completed sessions that used it"
+        description="Each technique and the number of signed notes that used it"
     )
     latest_assessment: str | None = Field(
-        description="The SOAP assessment of the newest completed session that has one"
+        description="The SOAP assessment of the newest signed note that has one"
     )
     latest_plan: str | None = Field(
-        description="The SOAP plan of the newest completed session that has one"
+        description="The SOAP plan of the newest signed note that has one"
     )
     adverse_events: list[AdverseEvent]
     generated_at: dt.datetime

@@ -2,9 +2,11 @@
 the computation over those rows, which does no I/O.
 
 What a summary holds is the minimum necessary for the practitioner who referred the client:
-counts, goal progress, measurements, techniques, adverse events and the latest SOAP assessment
-and plan. The SOAP subjective and objective, the health update and the home-care advice are
-never even read from the database here.
+the treating therapist, the referrals, the client's active precautions (never their free-text
+description), counts, goal progress, measurements, techniques, adverse events and the latest
+SOAP assessment and plan. Only signed notes feed the clinical content: a draft can still change.
+The SOAP subjective and objective, the health update and the home-care advice are never even
+read from the database here.
 """
 
 from __future__ import annotations
@@ -13,18 +15,20 @@ import datetime as dt
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import ColumnElement, and_, case, exists, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import measures
+from app.auth.models import User
 from app.care_plans.models import CarePlan, Goal, care_plan_referrals
 from app.clients import service as clients_service
-from app.clients.models import Client
-from app.directory.models import ReferringProfessional
+from app.clients.models import Client, Precaution
+from app.directory.models import ReferringProfessional, Therapist
 from app.referrals.models import Referral
-from app.session_records.models import Measurement, SessionRecord
+from app.session_records.models import Addendum, Measurement, SessionRecord
 from app.summaries.schemas import (
     AdverseEvent,
     CarePlanSummary,
@@ -35,10 +39,16 @@ from app.summaries.schemas import (
     ReferralSummary,
     SessionCounts,
     SummaryClient,
+    SummaryPrecaution,
+    SummaryProfessional,
+    SummaryReferral,
+    SummaryTherapist,
 )
 
 COMPLETED = "completed"
 SCHEDULED = "scheduled"
+SIGNED = "signed"
+ACTIVE = "active"
 # within one session, `pre` comes before `post`
 TIMING_ORDER = {"pre": 0, "post": 1}
 PERCENT_STEP = Decimal("0.1")
@@ -55,11 +65,13 @@ class StatusCount:
     status: str
     count: int
     ahead: int
+    unsigned: int = 0  # of those, notes not signed yet
 
 
 @dataclass(frozen=True, slots=True)
 class CompletedSession:
-    """What a summary uses of a completed session: no subjective or objective text."""
+    """What a summary uses of a completed session with a signed note: no subjective or
+    objective text."""
 
     id: uuid.UUID
     care_plan_id: uuid.UUID
@@ -68,14 +80,40 @@ class CompletedSession:
     assessment: str | None
     plan: str | None
     adverse_event: str | None
+    signed_at: dt.datetime | None = None
+    signed_by: uuid.UUID | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SignedNote:
+    """For the reports: when a note was signed, by whom, and how many addenda correct it."""
+
+    session_id: uuid.UUID
+    date: dt.date
+    signed_at: dt.datetime | None
+    signed_by: str | None
+    addenda: int
+
+
+@dataclass(frozen=True, slots=True)
+class PlanContext:
+    """What a summary shows besides the sessions: who treats, who referred, what to watch."""
+
+    therapists: dict[uuid.UUID, SummaryTherapist] = field(default_factory=dict)
+    referrals: dict[uuid.UUID, list[SummaryReferral]] = field(default_factory=dict)  # by plan
+    precautions: list[SummaryPrecaution] = field(default_factory=list)
+    signers: dict[uuid.UUID, str] = field(default_factory=dict)  # person id → name
+    addenda: dict[uuid.UUID, int] = field(default_factory=dict)  # session id → count
 
 
 @dataclass(frozen=True, slots=True)
 class PlanProgress:
-    """A care plan's summary, and for the reports each goal's own measurements over time."""
+    """A care plan's summary, and for the reports each goal's own measurements over time and
+    the signature of each note."""
 
     summary: CarePlanSummary
     goal_points: dict[uuid.UUID, list[MeasurePoint]]
+    notes: list[SignedNote] = field(default_factory=list)
 
     def points_of(self, goal_id: uuid.UUID) -> list[MeasurePoint]:
         return self.goal_points.get(goal_id, [])
@@ -124,6 +162,52 @@ def progress_percent(
     return rounded if rounded != 0 else 0.0  # never "-0.0"
 
 
+def lasting_change(values: Sequence[MeasuredValue]) -> float | None:
+    """The latest pre-session value minus the first (sessions in order, the last `pre` of a
+    session counting): what held between visits. None with fewer than two sessions measured
+    before treatment."""
+    pre: dict[uuid.UUID, MeasuredValue] = {}
+    for m in sorted(values, key=lambda m: m.order):
+        if m.timing == "pre":
+            pre.pop(m.session_id, None)  # keeps the sessions in the order of their last `pre`
+            pre[m.session_id] = m
+    by_session = sorted(pre.values(), key=lambda m: m.order)
+    if len(by_session) < 2:
+        return None
+    return measures.difference(by_session[-1].value, by_session[0].value)
+
+
+def immediate_change(values: Sequence[MeasuredValue]) -> float | None:
+    """The mean over sessions measured both before and after treatment of (last post − last
+    pre): the relief of the visit itself, rounded to two decimals. None without such a
+    session."""
+    pre: dict[uuid.UUID, float] = {}
+    post: dict[uuid.UUID, float] = {}
+    for m in sorted(values, key=lambda m: m.order):
+        (post if m.timing == "post" else pre)[m.session_id] = m.value
+    both = [s for s in pre if s in post]
+    if not both:
+        return None
+    total = sum((Decimal(repr(post[s])) - Decimal(repr(pre[s])) for s in both), Decimal(0))
+    mean = float((total / len(both)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+    return mean if mean != 0 else 0.0
+
+
+def clinically_important(
+    measure: str,
+    baseline: float | None,
+    target: float | None,
+    latest: float | None,
+    mcid: float | None,
+) -> bool | None:
+    """Whether baseline → latest is an improvement of at least the minimal important change,
+    in the goal's direction; None when any of those is unknown."""
+    direction = measures.goal_direction(measure, baseline, target)
+    if baseline is None or latest is None or mcid is None or direction is None:
+        return None
+    return measures.reaches_mcid(measures.difference(latest, baseline), mcid, direction)
+
+
 def _text(value: str | None) -> str | None:
     """Free text worth showing: None for missing or blank."""
     if value is None or not value.strip():
@@ -139,8 +223,11 @@ def summarize_care_plan(
     sessions: Iterable[CompletedSession],
     measurements: Iterable[MeasuredValue],
     now: dt.datetime,
+    context: PlanContext | None = None,
 ) -> PlanProgress:
-    """A care plan's summary from its rows; the rows of other plans are ignored."""
+    """A care plan's summary from its rows; the rows of other plans are ignored. `sessions`
+    and `measurements` are those of signed notes only."""
+    context = context or PlanContext()
     by_status = {c.status: c for c in counts if c.care_plan_id == plan.id}
 
     def count(status: str) -> int:
@@ -157,12 +244,14 @@ def summarize_care_plan(
     latest: dict[uuid.UUID, MeasuredValue] = {}
     series: dict[str, list[MeasurePoint]] = {}
     goal_points: dict[uuid.UUID, list[MeasurePoint]] = {}
+    goal_values: dict[uuid.UUID, list[MeasuredValue]] = {}
     for m in values:  # oldest first: the last one seen of a goal is its latest
         point = MeasurePoint(at=m.at, value=m.value, timing="post" if m.timing == "post" else "pre")
         series.setdefault(m.measure, []).append(point)
         if m.goal_id is not None:
             latest[m.goal_id] = m
             goal_points.setdefault(m.goal_id, []).append(point)
+            goal_values.setdefault(m.goal_id, []).append(m)
 
     techniques: Counter[str] = Counter()
     for s in completed:
@@ -176,6 +265,13 @@ def summarize_care_plan(
         kind=plan.kind,
         status=plan.status,
         client=summary_client(client),
+        therapist=(
+            context.therapists.get(plan.primary_therapist_id)
+            if plan.primary_therapist_id is not None
+            else None
+        ),
+        referrals=context.referrals.get(plan.id, []),
+        precautions=context.precautions,
         period=Period(start=plan.start_date, end=plan.end_date),
         sessions=SessionCounts(
             planned=plan.planned_sessions,
@@ -183,8 +279,13 @@ def summarize_care_plan(
             cancelled=count("cancelled"),
             no_show=count("no_show"),
             upcoming=scheduled.ahead if scheduled else 0,
+            awaiting_signature=by_status[COMPLETED].unsigned if COMPLETED in by_status else 0,
         ),
-        goals=[_goal_progress(g, latest.get(g.id)) for g in goals if g.care_plan_id == plan.id],
+        goals=[
+            _goal_progress(g, latest.get(g.id), goal_values.get(g.id, []))
+            for g in goals
+            if g.care_plan_id == plan.id
+        ],
         measures=[MeasureSeries(measure=name, points=points) for name, points in series.items()],
         techniques=dict(sorted(techniques.items(), key=lambda item: (-item[1], item[0]))),
         latest_assessment=assessments[-1] if assessments else None,
@@ -200,21 +301,40 @@ def summarize_care_plan(
         ],
         generated_at=now,
     )
-    return PlanProgress(summary, goal_points)
+    notes = [
+        SignedNote(
+            session_id=s.id,
+            date=s.scheduled_start.astimezone(dt.UTC).date(),
+            signed_at=s.signed_at,
+            signed_by=context.signers.get(s.signed_by) if s.signed_by is not None else None,
+            addenda=context.addenda.get(s.id, 0),
+        )
+        for s in completed
+    ]
+    return PlanProgress(summary, goal_points, notes)
 
 
-def _goal_progress(goal: Goal, latest: MeasuredValue | None) -> GoalProgress:
+def _goal_progress(
+    goal: Goal, latest: MeasuredValue | None, values: Sequence[MeasuredValue]
+) -> GoalProgress:
     value = latest.value if latest else None
+    mcid = measures.minimal_important_change(goal.measure, goal.mcid)
     return GoalProgress(
         id=goal.id,
         description=goal.description,
         measure=goal.measure,
-        unit=goal.unit,
+        unit=measures.goal_unit(goal.measure, goal.unit),
         baseline_value=goal.baseline_value,
         target_value=goal.target_value,
         latest_value=value,
         latest_at=latest.at if latest else None,
         progress_percent=progress_percent(goal.baseline_value, goal.target_value, value),
+        minimal_important_change=mcid,
+        clinically_important=clinically_important(
+            goal.measure, goal.baseline_value, goal.target_value, value, mcid
+        ),
+        lasting_change=lasting_change(values),
+        immediate_change=immediate_change(values),
         status=goal.status,
     )
 
@@ -243,8 +363,8 @@ def _sessions_of(plan_ids: Sequence[uuid.UUID], client_id: uuid.UUID) -> ColumnE
 async def _summaries(
     db: AsyncSession, client: Client, plans: Sequence[CarePlan], now: dt.datetime
 ) -> list[PlanProgress]:
-    """The summaries of some plans of one client: four queries, whatever the number of plans,
-    goals, sessions or measurements."""
+    """The summaries of some plans of one client: a fixed number of queries, whatever the
+    number of plans, goals, sessions or measurements."""
     if not plans:
         return []
     plan_ids = [p.id for p in plans]
@@ -258,19 +378,24 @@ async def _summaries(
         ).all()
     )
     counts = [
-        StatusCount(row.care_plan_id, row.status, row.sessions, row.ahead or 0)
+        StatusCount(row.care_plan_id, row.status, row.sessions, row.ahead or 0, row.unsigned or 0)
         for row in await db.execute(
             select(
                 SessionRecord.care_plan_id,
                 SessionRecord.status,
                 func.count().label("sessions"),
                 func.sum(case((SessionRecord.scheduled_start >= now, 1), else_=0)).label("ahead"),
+                func.sum(case((SessionRecord.note_status != SIGNED, 1), else_=0)).label("unsigned"),
             )
             .where(_sessions_of(plan_ids, client.id))
             .group_by(SessionRecord.care_plan_id, SessionRecord.status)
         )
     ]
-    completed = and_(_sessions_of(plan_ids, client.id), SessionRecord.status == COMPLETED)
+    completed = and_(
+        _sessions_of(plan_ids, client.id),
+        SessionRecord.status == COMPLETED,
+        SessionRecord.note_status == SIGNED,
+    )
     sessions = [
         CompletedSession(
             row.id,
@@ -280,6 +405,8 @@ async def _summaries(
             row.assessment,
             row.plan,
             row.adverse_event,
+            row.signed_at,
+            row.signed_by,
         )
         for row in await db.execute(
             select(
@@ -290,6 +417,8 @@ async def _summaries(
                 SessionRecord.soap["assessment"].as_string().label("assessment"),
                 SessionRecord.soap["plan"].as_string().label("plan"),
                 SessionRecord.adverse_event,
+                SessionRecord.signed_at,
+                SessionRecord.signed_by,
             )
             .where(completed)
             .order_by(SessionRecord.scheduled_start, SessionRecord.id)
@@ -321,10 +450,119 @@ async def _summaries(
             .where(completed, Measurement.client_id == client.id)
         )
     ]
+    context = await _context(db, client, plans, sessions)
     return [
-        summarize_care_plan(plan, client, goals, counts, sessions, measurements, now)
+        summarize_care_plan(plan, client, goals, counts, sessions, measurements, now, context)
         for plan in plans
     ]
+
+
+def _professional(row: ReferringProfessional) -> SummaryProfessional:
+    return SummaryProfessional(id=row.id, full_name=row.full_name, discipline=row.discipline)
+
+
+async def _context(
+    db: AsyncSession,
+    client: Client,
+    plans: Sequence[CarePlan],
+    sessions: Sequence[CompletedSession],
+) -> PlanContext:
+    """The therapists, referrals, precautions, signers and addenda counts of some plans: six
+    queries at most, whatever their number."""
+    plan_ids = [p.id for p in plans]
+    therapist_ids = {p.primary_therapist_id for p in plans if p.primary_therapist_id}
+    therapists: dict[uuid.UUID, SummaryTherapist] = {}
+    if therapist_ids:
+        for therapist in await db.scalars(select(Therapist).where(Therapist.id.in_(therapist_ids))):
+            therapists[therapist.id] = SummaryTherapist(
+                id=therapist.id,
+                full_name=therapist.full_name,
+                credentials=list(therapist.credentials or []),
+            )
+
+    link = care_plan_referrals.c
+    linked = (
+        await db.execute(
+            select(link.care_plan_id, Referral, ReferringProfessional)
+            .join(Referral, Referral.id == link.referral_id)
+            .join(
+                ReferringProfessional,
+                ReferringProfessional.id == Referral.referring_professional_id,
+            )
+            .where(link.care_plan_id.in_(plan_ids), Referral.archived_at.is_(None))
+            .order_by(Referral.received_on, Referral.created_at, Referral.id)
+        )
+    ).all()
+    used: dict[uuid.UUID, int] = {}
+    if linked:
+        # sessions used under a referral: the completed sessions of every plan answering it
+        used_link = care_plan_referrals.alias("used_link")
+        for referral_id, count in await db.execute(
+            select(used_link.c.referral_id, func.count(func.distinct(SessionRecord.id)))
+            .join(SessionRecord, SessionRecord.care_plan_id == used_link.c.care_plan_id)
+            .where(
+                used_link.c.referral_id.in_({row[1].id for row in linked}),
+                SessionRecord.client_id == client.id,
+                SessionRecord.status == COMPLETED,
+                SessionRecord.archived_at.is_(None),
+            )
+            .group_by(used_link.c.referral_id)
+        ):
+            used[referral_id] = count
+    referrals: dict[uuid.UUID, list[SummaryReferral]] = {}
+    for plan_id, referral, professional in linked:
+        referrals.setdefault(plan_id, []).append(
+            SummaryReferral(
+                id=referral.id,
+                referring_professional=_professional(professional),
+                reason=referral.reason,
+                diagnosis_codes=list(referral.diagnosis_codes or []),
+                diagnosis_text=referral.diagnosis_text,
+                authorized_sessions=referral.authorized_sessions,
+                sessions_used=used.get(referral.id, 0),
+                valid_until=referral.valid_until,
+            )
+        )
+
+    precautions = [
+        SummaryPrecaution(
+            category=precaution.category,
+            severity=precaution.severity,
+            body_regions=list(precaution.body_regions or []),
+            cleared_on=precaution.cleared_on,
+            cleared_by=_professional(clearer) if clearer is not None else None,
+        )
+        for precaution, clearer in await db.execute(
+            select(Precaution, ReferringProfessional)
+            .outerjoin(
+                ReferringProfessional,
+                ReferringProfessional.id == Precaution.clearance_referring_professional_id,
+            )
+            .where(Precaution.client_id == client.id, Precaution.status == ACTIVE)
+            .order_by(Precaution.created_at, Precaution.id)
+        )
+    ]
+
+    session_ids = [s.id for s in sessions]
+    signer_ids = {s.signed_by for s in sessions if s.signed_by is not None}
+    signers: dict[uuid.UUID, str] = {}
+    addenda: dict[uuid.UUID, int] = {}
+    if signer_ids:
+        # a note is signed by a person: a user, or a therapist through a key linked to them
+        users = select(User.id, User.display_name.label("name")).where(User.id.in_(signer_ids))
+        staff = select(Therapist.id, Therapist.full_name.label("name")).where(
+            Therapist.id.in_(signer_ids)
+        )
+        for person_id, name in await db.execute(users.union_all(staff)):
+            signers.setdefault(person_id, name)
+    if session_ids:
+        for session_id, count in await db.execute(
+            select(Addendum.session_id, func.count())
+            .where(Addendum.session_id.in_(session_ids))
+            .group_by(Addendum.session_id)
+        ):
+            addenda[session_id] = count
+    return PlanContext(therapists, referrals, precautions, signers, addenda)
 
 
 async def _client(db: AsyncSession, client_id: uuid.UUID) -> Client:

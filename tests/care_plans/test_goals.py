@@ -103,10 +103,11 @@ async def test_create_list_get_patch(
     assert patched.status_code == 200, patched.text
     assert patched.headers["etag"] == '"2"'
     body = patched.json()
+    # without a unit of its own, a goal has its measure's: the one FHIR and summaries show
     assert (body["status"], body["target_value"], body["unit"], body["version"]) == (
         "active",
         2,
-        None,
+        "points",
         2,
     )
     assert body["description"] == made["description"]

@@ -14,6 +14,7 @@ from fhir.resources.R4B.encounter import Encounter as FhirEncounter
 from fhir.resources.R4B.goal import Goal as FhirGoal
 from fhir.resources.R4B.servicerequest import ServiceRequest as FhirServiceRequest
 
+from app import measures
 from app.care_plans.models import CarePlan, Goal
 from app.care_plans.schemas import CarePlanStatus, GoalStatus, Measure
 from app.clients.models import Client
@@ -108,7 +109,7 @@ def test_session_statuses_map_into_encounter_status() -> None:
 
 
 def test_every_measure_is_coded() -> None:
-    assert set(mapping.MEASURES) == set(Measure)
+    assert set(measures.MEASURES) == set(Measure)
     pain = mapping.measure_concept("nprs")
     assert pain["coding"] == [
         {

@@ -250,7 +250,7 @@ async def test_pain_observation_is_loinc_72514_3(
         ]
     assert pre["valueQuantity"] == {
         "value": 6,
-        "unit": "score",
+        "unit": "points",
         "system": "http://unitsofmeasure.org",
         "code": "{score}",
     }

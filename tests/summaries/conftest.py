@@ -20,10 +20,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.care_plans.models import CarePlan, Goal, care_plan_referrals
-from app.clients.models import Client, Consent
+from app.clients.models import Client, Consent, Precaution
 from app.directory.models import ReferringProfessional
 from app.referrals.models import Referral
-from app.session_records.models import Measurement, SessionRecord
+from app.session_records.models import Addendum, Measurement, SessionRecord
 from tests.conftest import Staff
 
 # text that must never leave the clinic in a summary
@@ -36,6 +36,8 @@ SECRETS = (
     "ARCHIVED-SECRET",
     "OTHER-CLIENT-SECRET",
     "OTHER-PLAN-SECRET",
+    "DRAFT-SECRET",
+    "PRECAUTION-SECRET",
 )
 EPOCH = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
 
@@ -80,8 +82,12 @@ def add_session(
     adverse_event: str | None = None,
     measurements: Sequence[tuple[uuid.UUID | None, str, float, str]] = (),
     archived: bool = False,
+    signed: bool | None = None,
 ) -> SessionRecord:
-    """A session row with its measurements (goal id, measure, value, timing) in that order."""
+    """A session row with its measurements (goal id, measure, value, timing) in that order.
+
+    A completed session's note is signed unless `signed=False`, by `sign_notes` before the
+    commit: written as a draft first, as the clinic does, since a signed note never changes."""
     session = SessionRecord(
         id=uuid.uuid4(),
         client_id=client_id,
@@ -112,7 +118,23 @@ def add_session(
         for position, (goal_id, measure, value, timing) in enumerate(measurements)
     ]
     db.add(session)
+    if signed if signed is not None else status == "completed":
+        db.info.setdefault(TO_SIGN, []).append(session)
     return session
+
+
+TO_SIGN = "summary-tests-to-sign"
+SIGNED_AT = dt.datetime(2030, 6, 1, 12, tzinfo=dt.UTC)
+
+
+async def sign_notes(db: AsyncSession, signer: uuid.UUID) -> None:
+    """Signs the notes `add_session` left to sign, after writing them."""
+    await db.flush()
+    for session in db.info.pop(TO_SIGN, []):
+        session.note_status = "signed"
+        session.signed_at = SIGNED_AT
+        session.signed_by = signer
+    await db.flush()
 
 
 def consent(
@@ -160,7 +182,50 @@ async def summary_clinic(
             client_id=client.id,
             referring_professional_id=staff.referring_professional_id,
             received_on=dt.date(2030, 1, 10),
+            reason="Low back pain after lifting",
+            diagnosis_codes=["M54.50"],
+            diagnosis_text="Low back pain, unspecified",
+            authorized_sessions=10,
+            valid_until=dt.date(2030, 6, 30),
+            precautions_note="PRECAUTION-SECRET note of the referral",
             status="accepted",
+        )
+        db.add_all(
+            [
+                Precaution(
+                    client_id=client.id,
+                    category="dvt",
+                    severity="absolute",
+                    body_regions=["legs"],
+                    description="PRECAUTION-SECRET left calf",
+                    requires_clearance=True,
+                    clearance_referring_professional_id=foreign.id,
+                    cleared_on=dt.date(2030, 2, 1),
+                    created_at=EPOCH,
+                ),
+                Precaution(
+                    client_id=client.id,
+                    category="skin_condition",
+                    severity="local",
+                    body_regions=["feet"],
+                    description="PRECAUTION-SECRET eczema",
+                    created_at=EPOCH + dt.timedelta(minutes=1),
+                ),
+                Precaution(
+                    client_id=client.id,
+                    category="recent_surgery",
+                    severity="relative",
+                    status="resolved",
+                    description="PRECAUTION-SECRET resolved",
+                    created_at=EPOCH + dt.timedelta(minutes=2),
+                ),
+                Precaution(
+                    client_id=other.id,
+                    category="cancer",
+                    severity="relative",
+                    description="PRECAUTION-SECRET of another client",
+                ),
+            ]
         )
         foreign_referral = Referral(
             client_id=client.id,
@@ -315,6 +380,15 @@ async def summary_clinic(
                 soap={"assessment": "OTHER-CLIENT-SECRET", "plan": "OTHER-CLIENT-SECRET"},
                 measurements=[(g["pain"], "nprs", 0, "post")],
             ),
+            # a completed session whose note is still a draft: counted, never shown
+            "s11": own(
+                at("2030-04-08"),
+                signed=False,
+                techniques=["DRAFT-SECRET technique"],
+                adverse_event="DRAFT-SECRET adverse",
+                soap={"assessment": "DRAFT-SECRET Improving.", "plan": "DRAFT-SECRET plan"},
+                measurements=[(g["pain"], "nprs", 1, "pre"), (g["pain"], "nprs", 0, "post")],
+            ),
             # the second plan's and a standalone session: not this plan's
             "s9": add_session(
                 db,
@@ -335,6 +409,17 @@ async def summary_clinic(
                 soap={"assessment": "OTHER-PLAN-SECRET standalone"},
             ),
         }
+        await sign_notes(db, staff.therapist_id)
+        db.add_all(
+            Addendum(
+                session_id=sessions["s1"].id,
+                author_type="user",
+                author_id=staff.therapist_id,
+                text=f"Correction {n}",
+                reason="Typo",
+            )
+            for n in (1, 2)
+        )
         await db.commit()
         return SummaryClinic(
             staff=staff,

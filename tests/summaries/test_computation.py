@@ -113,6 +113,7 @@ def test_summary_over_rows_ignores_other_plans_and_orders_within_a_session() -> 
         "cancelled": 0,
         "no_show": 0,
         "upcoming": 2,
+        "awaiting_signature": 0,
     }
     # session 1 (smaller id) first: 9; then session 2: pre 6, post 3, post 2
     assert [p.value for p in summary.measures[0].points] == [9, 6, 3, 2]
@@ -160,10 +161,11 @@ def test_negotiate_refuses(accept: str) -> None:
         negotiate(accept)
 
 
-def test_pdf_text_keeps_what_the_core_fonts_have() -> None:
+def test_pdf_text_keeps_what_the_embedded_font_has() -> None:
     assert pdf_text("Zoë – “café” … 90°") == "Zoë – “café” … 90°"
-    assert pdf_text("a → b ≥ c ≤ d − e") == "a -> b >= c <= d - e"
-    assert pdf_text("Łukasz Ōtani") == "Lukasz Otani"
+    assert pdf_text("a → b ≥ c ≤ d − e") == "a → b ≥ c ≤ d − e"
+    assert pdf_text("Łucja Wąsowska-Dvořák, Groß") == "Łucja Wąsowska-Dvořák, Groß"
+    assert pdf_text("Ελένη Анна Ōtani") == "Ελένη Анна Ōtani"
     assert pdf_text("步行 🚶") == "?? ?"
     assert pdf_text("tab\there\u200bzero") == "tab    herezero"
 
@@ -204,6 +206,10 @@ def _goal(**values: float | None) -> GoalProgress:
         latest_value=None,
         latest_at=None,
         progress_percent=None,
+        minimal_important_change=None,
+        clinically_important=None,
+        lasting_change=None,
+        immediate_change=None,
         status="active",
     )
 

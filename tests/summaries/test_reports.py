@@ -117,7 +117,7 @@ async def test_html_report(client: httpx.AsyncClient, summary_clinic: SummaryCli
     assert 'stroke-dasharray="8 5"' in html
     # the pain goal: baseline 7 → latest 4 → target 2, 60 %
     assert "60.0 %" in html
-    assert "-16.7 %" in html
+    assert "−16.7 %" in html
     assert "3.3 %" in html
     for text in (
         "Mild soreness for a day",
@@ -194,7 +194,7 @@ async def test_pdf_report(client: httpx.AsyncClient, summary_clinic: SummaryClin
         assert description in text
     for expected in (
         "60.0 %",
-        "-16.7 %",
+        "−16.7 %",
         "Mild soreness for a day",
         "myofascial release",
         "Pain reduced; hip flexion limited",
@@ -249,7 +249,7 @@ async def test_pdf_survives_text_outside_the_core_fonts(
     )
     assert response.status_code == 200
     text = pdf_text(response.content)
-    assert "Walk 4 km -> daily >= 5 days, Zoë’s “goal” ? ??" in text
+    assert "Walk 4 km → daily ≥ 5 days, Zoë’s “goal” ? ??" in text
 
 
 async def test_referral_pdf_with_several_plans(

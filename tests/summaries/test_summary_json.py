@@ -16,6 +16,9 @@ CARE_PLAN_KEYS = {
     "kind",
     "status",
     "client",
+    "therapist",
+    "referrals",
+    "precautions",
     "period",
     "sessions",
     "goals",
@@ -36,6 +39,10 @@ GOAL_KEYS = {
     "latest_value",
     "latest_at",
     "progress_percent",
+    "minimal_important_change",
+    "clinically_important",
+    "lasting_change",
+    "immediate_change",
     "status",
 }
 
@@ -84,14 +91,15 @@ async def test_summary_has_exactly_the_contract_fields(
 
 async def test_session_counts(client: httpx.AsyncClient, summary_clinic: SummaryClinic) -> None:
     summary = await plan_summary(client, summary_clinic)
-    # completed: s1, s2, s12 (s4 is archived, s8 another client's); upcoming: s6 only (s7 is
-    # scheduled but in the past)
+    # completed: s1, s2, s12 and the draft s11 (s4 is archived, s8 another client's); upcoming:
+    # s6 only (s7 is scheduled but in the past); awaiting signature: s11
     assert summary["sessions"] == {
         "planned": 10,
-        "completed": 3,
+        "completed": 4,
         "cancelled": 1,
         "no_show": 1,
         "upcoming": 1,
+        "awaiting_signature": 1,
     }
 
 
@@ -119,17 +127,35 @@ async def test_goal_progress_computed_by_hand(
     assert pain["baseline_value"] == 7
     assert pain["target_value"] == 2
     assert pain["measure"] == "nprs"
-    assert pain["unit"] is None
+    assert pain["unit"] == "points"  # the measure's, as the goals API and FHIR say
     assert pain["status"] == "active"
+    # the draft s11 (pre 1, post 0) feeds nothing. NPRS: MCID 2, lower is better;
+    # baseline 7 → latest 4 is −3: clinically important. Pre values 7 (s1), 5 (s2): lasting
+    # 5 − 7 = −2. Post − pre: s1 6 − 7 = −1, s2 4 − 5 = −1: immediate −1.
+    assert (
+        pain["minimal_important_change"],
+        pain["clinically_important"],
+        pain["lasting_change"],
+        pain["immediate_change"],
+    ) == (2, True, -2, -1)
 
     walk = goal_of(summary, summary_clinic, "walk")
     # 100 × (0.13 − 0) / (4 − 0) = 3.25 → 3.3 (halves round away from zero)
     assert (walk["latest_value"], walk["latest_at"], walk["progress_percent"]) == (0.13, s2, 3.3)
     assert walk["unit"] == "km"
+    # custom without its own mcid; one pre value (s2) and no session with both: nothing
+    assert (
+        walk["minimal_important_change"],
+        walk["clinically_important"],
+        walk["lasting_change"],
+        walk["immediate_change"],
+    ) == (None, None, None, None)
 
     hip = goal_of(summary, summary_clinic, "hip")
     # moved away from the target: 100 × (85 − 90) / (120 − 90) = −16.666… → −16.7
     assert (hip["latest_value"], hip["latest_at"], hip["progress_percent"]) == (85, s2, -16.7)
+    assert hip["unit"] == "degrees"
+    assert (hip["minimal_important_change"], hip["clinically_important"]) == (None, None)
 
     sleep = goal_of(summary, summary_clinic, "sleep")
     assert (sleep["latest_value"], sleep["latest_at"], sleep["progress_percent"]) == (
@@ -141,6 +167,19 @@ async def test_goal_progress_computed_by_hand(
     assert (sit["latest_value"], sit["baseline_value"], sit["progress_percent"]) == (30, None, None)
     odi = goal_of(summary, summary_clinic, "odi")  # target equals baseline
     assert (odi["latest_value"], odi["progress_percent"]) == (18, None)
+    # ODI: lower is better, MCID 10; 20 → 18 is an improvement, not an important one
+    assert (odi["unit"], odi["minimal_important_change"], odi["clinically_important"]) == (
+        "%",
+        10,
+        False,
+    )
+    # PSFS without a measurement: its MCID, nothing else
+    assert (
+        sleep["minimal_important_change"],
+        sleep["clinically_important"],
+        sleep["lasting_change"],
+        sleep["immediate_change"],
+    ) == (2, None, None, None)
 
 
 async def test_measures_grouped_and_ordered(
@@ -237,8 +276,10 @@ async def test_plan_without_sessions_or_goals(
         "cancelled": 0,
         "no_show": 0,
         "upcoming": 0,
+        "awaiting_signature": 0,
     }
     assert summary["goals"] == []
+    assert summary["therapist"] is None
     assert summary["period"] == {"start": None, "end": None}
     assert summary["measures"] == [
         {"measure": "nprs", "points": [{"at": iso(at("2030-03-15")), "value": 9, "timing": "pre"}]}
@@ -362,10 +403,21 @@ async def test_a_newer_measurement_through_the_api_moves_the_progress(
         headers=therapist,
     )
     assert created.status_code == 201, created.text
+    # a draft note is counted as awaiting signature and feeds nothing yet
+    summary = await plan_summary(client, summary_clinic)
+    pain = goal_of(summary, summary_clinic, "pain")
+    assert (pain["latest_value"], pain["progress_percent"]) == (4, 60.0)
+    assert summary["sessions"]["completed"] == 5
+    assert summary["sessions"]["awaiting_signature"] == 2
+    assert summary["techniques"]["stretching"] == 1
+
+    signed = await client.post(f"/v1/sessions/{created.json()['id']}/sign", headers=therapist)
+    assert signed.status_code == 200, signed.text
     summary = await plan_summary(client, summary_clinic)
     pain = goal_of(summary, summary_clinic, "pain")
     # 100 × (1 − 7) / (2 − 7) = 120: past the target
     assert (pain["latest_value"], pain["progress_percent"]) == (1, 120.0)
     assert pain["latest_at"] == "2030-03-21T10:00:00Z"
-    assert summary["sessions"]["completed"] == 4
+    assert summary["sessions"]["completed"] == 5
+    assert summary["sessions"]["awaiting_signature"] == 1
     assert summary["techniques"]["stretching"] == 2

@@ -9,7 +9,7 @@ import httpx
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
-from tests.summaries.conftest import SummaryClinic, add_session, at, consent, grant
+from tests.summaries.conftest import SummaryClinic, add_session, at, consent, grant, sign_notes
 
 STATUSES = ("completed", "completed", "cancelled", "scheduled")
 
@@ -35,6 +35,7 @@ async def add_sessions(
                     (None, "odi", i % 100, "pre"),
                 ],
             )
+        await sign_notes(db, clinic.staff.therapist_id)
         await db.commit()
 
 
@@ -97,8 +98,8 @@ async def test_summary_queries_do_not_grow_with_sessions(
     assert isinstance(body, dict)
     added = [STATUSES[i % 4] for i in range(5)] + [STATUSES[i % 4] for i in range(195)]
     completed = added.count("completed")
-    # the clinic's own 3 completed and 1 cancelled, and the new ones
-    assert body["sessions"]["completed"] == 3 + completed
+    # the clinic's own 4 completed (one a draft) and 1 cancelled, and the new ones
+    assert body["sessions"]["completed"] == 4 + completed
     assert body["sessions"]["cancelled"] == 1 + added.count("cancelled")
     nprs = next(m for m in body["measures"] if m["measure"] == "nprs")
     assert len(nprs["points"]) == 5 + 2 * completed
