@@ -8,8 +8,8 @@ addendum. This closes the two ways around it:
   STATEMENT trigger per table, which also fires for tables reached by TRUNCATE … CASCADE).
   SQLite has no TRUNCATE statement: emptying a table there is an unqualified DELETE, which
   runs row by row through the DELETE guards of 0002 (signed notes, their measurements, addenda,
-  the audit trail) whenever a table has triggers, so those guards already cover it; nothing is
-  added for SQLite here.
+  the audit trail) whenever a table has triggers, so those guards already cover it; no TRUNCATE
+  guard is added for SQLite.
 
 Revision ID: 0004_sessions
 Revises: 0002
