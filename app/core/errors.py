@@ -301,7 +301,9 @@ def problems(
             "description": descriptions.get(status, "Problem"),
         }
     if conflicts:
-        listed = "; ".join(f"`{error.slug}`: {error.__doc__ or error.title}" for error in conflicts)
+        listed = "; ".join(
+            f"`{error.slug}`: {(error.__doc__ or error.title).rstrip('.')}" for error in conflicts
+        )
         out[409] = {**out.get(409, {}), "description": f"Conflict. {listed}"}
         out[409].setdefault("model", Problem)
         out[409].setdefault("content", {PROBLEM_MEDIA_TYPE: {}})

@@ -451,3 +451,34 @@ async def test_reading_sessions_is_audited(client: httpx.AsyncClient, clinic: Cl
     ]
     assert (await client.get("/v1/sessions", headers=own)).status_code == 200
     assert len(await reads()) == 2
+
+
+# ---- the OpenAPI document ----------------------------------------------------------------------
+
+
+async def test_openapi_documents_the_session_problems_and_signed_by(
+    client: httpx.AsyncClient,
+) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    paths = spec["paths"]
+    booking = paths["/v1/sessions"]["post"]["responses"]["409"]["description"]
+    change = paths["/v1/sessions/{session_id}"]["patch"]["responses"]["409"]["description"]
+    for slug in (
+        "contraindicated",
+        "therapist-unavailable",
+        "client-unavailable",
+        "invalid-transition",
+        "consent-required",
+    ):
+        assert f"`{slug}`" in booking
+        assert f"`{slug}`" in change
+    assert "`note-signed`" in change
+    addenda = paths["/v1/sessions/{session_id}/addenda"]["post"]["responses"]
+    assert "`conflict`" in addenda["409"]["description"]
+    sign = paths["/v1/sessions/{session_id}/sign"]["post"]
+    assert "admin API key gets 403" in sign["description"]
+    signed_by = spec["components"]["schemas"]["SessionRead"]["properties"]["signed_by"]
+    assert "user's id" in signed_by["description"]
+    assert "therapist's id" in signed_by["description"]
+    therapist = spec["components"]["schemas"]["SessionUpdate"]["properties"]["therapist_id"]
+    assert "never changes" in therapist["description"]
