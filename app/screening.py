@@ -17,7 +17,9 @@ What blocks (409 ``contraindicated``), counting only ``active`` precautions:
 
 What warns and does not block: a cleared absolute contraindication, an absolute precaution that
 needs no clearance, a local precaution away from the session's regions, a relative precaution, a
-referral past its ``valid_until``, and more sessions than a referral authorizes.
+referral past its ``valid_until``, more sessions than a referral authorizes, and a client without
+an active ``treatment`` consent (completing such a session is refused by the session service; the
+fact comes in with the client).
 
 Blocks come first in a fixed order of rules, then by category and precaution; warnings likewise.
 The result depends only on the facts, never on the order they were given in, and holds no
@@ -104,6 +106,7 @@ class WarningCode(StrEnum):
     RELATIVE_PRECAUTION = "relative_precaution"
     REFERRAL_EXPIRED = "referral_expired"
     AUTHORIZED_SESSIONS_EXCEEDED = "authorized_sessions_exceeded"
+    NO_TREATMENT_CONSENT = "no_treatment_consent"
 
 
 _CATEGORY_LABELS: Final = {
@@ -142,7 +145,10 @@ def _one_of(value: str, allowed: tuple[str, ...], what: str) -> None:
 
 @dataclass(frozen=True, slots=True)
 class ClientFacts:
+    """``treatment_consent``: the client holds an active ``treatment`` consent."""
+
     pregnancy_due_date: dt.date | None
+    treatment_consent: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,6 +284,14 @@ def screen_session(
     blocking.extend(_screen_therapist(client, active, therapist, session))
     for referral in referrals:
         warnings.extend(_screen_referral(referral, session))
+    if not client.treatment_consent:
+        warnings.append(
+            Warning(
+                WarningCode.NO_TREATMENT_CONSENT,
+                "The client has no active treatment consent: record it before the session; "
+                "the session cannot be completed without it.",
+            )
+        )
     return Screening(
         blocking=tuple(sorted(set(blocking), key=_block_order)),
         warnings=tuple(sorted(set(warnings), key=_warning_order)),

@@ -106,8 +106,10 @@ RULES: dict[tuple[str, str], frozenset[object]] = {
     ("GET", "/v1/sessions"): STAFF,
     ("GET", "/v1/sessions/{session_id}"): STAFF,
     ("PATCH", "/v1/sessions/{session_id}"): STAFF,
-    ("DELETE", "/v1/sessions/{session_id}"): STAFF,
-    ("POST", "/v1/sessions/{session_id}/sign"): CLINICAL,
+    # the world's session is completed: not the front desk's to archive
+    ("DELETE", "/v1/sessions/{session_id}"): CLINICAL,
+    # signing is a person's: the keys here are API keys, and an admin key is no person
+    ("POST", "/v1/sessions/{session_id}/sign"): frozenset({T}),
     ("POST", "/v1/sessions/{session_id}/addenda"): CLINICAL,
     # summaries for referring practitioners
     ("GET", "/v1/care-plans/{care_plan_id}/summary"): REFERRER_READS,

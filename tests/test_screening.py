@@ -99,9 +99,10 @@ def screen(
     by: TherapistFacts | None = None,
     session: ProposedSession | None = None,
     referrals: Iterable[ReferralFacts] = (),
+    consent: bool = True,
 ) -> Screening:
     return screen_session(
-        ClientFacts(pregnancy_due_date=due),
+        ClientFacts(pregnancy_due_date=due, treatment_consent=consent),
         precautions,
         by or therapist(),
         session or proposed(),
@@ -435,6 +436,32 @@ def test_one_referral_can_be_both_expired_and_used_up() -> None:
     assert "1 session;" in result.warnings[1].message
 
 
+# --- treatment consent --------------------------------------------------------------------------
+
+
+def test_no_treatment_consent_warns_and_does_not_block() -> None:
+    result = screen(consent=False)
+    assert not result.blocked
+    assert result.warnings == (
+        Warning(code="no_treatment_consent", message=result.warnings[0].message),
+    )
+    assert "treatment consent" in result.warnings[0].message
+
+
+def test_a_treatment_consent_on_file_gives_no_consent_warning() -> None:
+    assert screen(consent=True) == Screening(blocking=(), warnings=())
+
+
+def test_the_consent_warning_comes_after_the_referral_warnings() -> None:
+    stale = referral(SESSION_DAY - dt.timedelta(days=1))
+    result = screen([precaution("allergy", "relative")], referrals=[stale], consent=False)
+    assert warning_codes(result) == [
+        "relative_precaution",
+        "referral_expired",
+        "no_treatment_consent",
+    ]
+
+
 # --- the whole result ---------------------------------------------------------------------------
 
 
@@ -537,6 +564,7 @@ def test_codes_are_plain_strings_equal_to_their_contract_names() -> None:
         "relative_precaution",
         "referral_expired",
         "authorized_sessions_exceeded",
+        "no_treatment_consent",
     ]
 
 
@@ -698,7 +726,9 @@ def scenarios(draw: st.DrawFn, min_precautions: int = 0) -> Scenario:
         return None if offset is None else day + dt.timedelta(days=offset)
 
     return Scenario(
-        client=ClientFacts(pregnancy_due_date=near(draw(days_from_session))),
+        client=ClientFacts(
+            pregnancy_due_date=near(draw(days_from_session)), treatment_consent=draw(st.booleans())
+        ),
         precautions=tuple(draw(precaution_lists[min_precautions])),
         therapist=TherapistFacts(
             id=THERAPIST_ID,
@@ -928,6 +958,8 @@ def test_property_blocks_and_warnings_are_exactly_those_the_contract_lists(
             warnings.append(("referral_expired", None))
         if r.authorized_sessions is not None and r.sessions_booked > r.authorized_sessions:
             warnings.append(("authorized_sessions_exceeded", None))
+    if not scenario.client.treatment_consent:
+        warnings.append(("no_treatment_consent", None))
 
     result = scenario.screen()
     assert sorted((b.code, str(b.precaution_id)) for b in result.blocking) == sorted(

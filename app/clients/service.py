@@ -120,21 +120,39 @@ async def list_consents(db: AsyncSession, client: Client, page: PageParams) -> l
     return await crud.list_page(db, Consent, page, Consent.client_id == client.id)
 
 
+def consent_is_active(
+    client_id: SQLColumnExpression[uuid.UUID] | uuid.UUID,
+    kind: ConsentKind,
+    today: dt.date,
+    professional_id: uuid.UUID | None = None,
+) -> ColumnElement[bool]:
+    """The client holds an active consent of this kind (naming the professional, when one is
+    given): granted, not expired and not revoked today (the SQL form of `ConsentRead.active`)."""
+    conditions = [
+        Consent.client_id == client_id,
+        Consent.kind == kind.value,
+        Consent.granted_on <= today,
+        or_(Consent.expires_on.is_(None), Consent.expires_on >= today),
+        Consent.revoked_at.is_(None),
+    ]
+    if professional_id is not None:
+        conditions.append(Consent.referring_professional_id == professional_id)
+    return exists().where(*conditions)
+
+
 def sharing_consent_is_active(
     client_id: SQLColumnExpression[uuid.UUID] | uuid.UUID,
     professional_id: uuid.UUID,
     today: dt.date,
 ) -> ColumnElement[bool]:
-    """The client holds an active `share_with_referrer` consent naming the professional:
-    granted, not expired and not revoked today (the SQL form of `ConsentRead.active`)."""
-    return exists().where(
-        Consent.client_id == client_id,
-        Consent.kind == ConsentKind.share_with_referrer.value,
-        Consent.referring_professional_id == professional_id,
-        Consent.granted_on <= today,
-        or_(Consent.expires_on.is_(None), Consent.expires_on >= today),
-        Consent.revoked_at.is_(None),
-    )
+    """The client holds an active `share_with_referrer` consent naming the professional."""
+    return consent_is_active(client_id, ConsentKind.share_with_referrer, today, professional_id)
+
+
+async def has_treatment_consent(db: AsyncSession, client_id: uuid.UUID, today: dt.date) -> bool:
+    """The client holds an active `treatment` consent today."""
+    held = await db.scalar(select(consent_is_active(client_id, ConsentKind.treatment, today)))
+    return bool(held)
 
 
 async def revoke_consent(db: AsyncSession, consent: Consent) -> Consent:

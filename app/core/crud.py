@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.interfaces import ORMOption
 
 from app.core.concurrency import MergePatch, apply_changes, check_version, storable
 from app.core.db import Resource, utcnow
@@ -24,8 +26,20 @@ async def get_or_404(
     *,
     include_archived: bool = False,
     what: str | None = None,
+    options: Sequence[ORMOption] = (),
 ) -> R:
-    row = await db.get(model, row_id)
+    """`options` (e.g. `selectinload` of children) are applied to a fresh SELECT, so children
+    are loaded even when the row is already in the session."""
+    row: R | None
+    if options:
+        row = await db.scalar(
+            select(model)
+            .where(model.id == row_id)
+            .options(*options)
+            .execution_options(populate_existing=True)
+        )
+    else:
+        row = await db.get(model, row_id)
     if row is None or (not include_archived and getattr(row, "archived_at", None) is not None):
         raise NotFound(f"No such {what or model.__tablename__.rstrip('s').replace('_', ' ')}")
     return row
@@ -38,12 +52,28 @@ async def create(db: AsyncSession, model: type[R], data: BaseModel, **extra: Any
     return row
 
 
+ApplyChanges = Callable[[Any, dict[str, Any]], Awaitable[None]]
+
+
 async def patch(
-    db: AsyncSession, row: R, changes: MergePatch | dict[str, Any], expected_version: int
+    db: AsyncSession,
+    row: R,
+    changes: MergePatch | dict[str, Any],
+    expected_version: int,
+    *,
+    apply: ApplyChanges | None = None,
 ) -> R:
-    """Applies a merge-patch under `If-Match`; the flush runs UPDATE … WHERE version = :v."""
+    """Applies a merge-patch under `If-Match`; the flush runs UPDATE … WHERE version = :v.
+
+    A resource whose changes carry rules (checks, children, derived columns) passes `apply`,
+    which receives the row and the changes after the version check and sets them itself.
+    """
     check_version(row.version, expected_version)
-    apply_changes(row, changes.changes() if isinstance(changes, MergePatch) else changes)
+    values = changes.changes() if isinstance(changes, MergePatch) else changes
+    if apply is None:
+        apply_changes(row, values)
+    else:
+        await apply(row, values)
     await db.flush()
     return row
 

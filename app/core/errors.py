@@ -114,6 +114,22 @@ class InvalidTransition(AppError):
     title = "Invalid status transition"
 
 
+class ClientUnavailable(AppError):
+    """The client already has a non-cancelled session overlapping the proposed time."""
+
+    status = 409
+    slug = "client-unavailable"
+    title = "Client unavailable"
+
+
+class ConsentRequired(AppError):
+    """The step needs a consent the client does not hold (e.g. an active `treatment` consent)."""
+
+    status = 409
+    slug = "consent-required"
+    title = "Consent required"
+
+
 class PreconditionFailed(AppError):
     status = 412
     slug = "precondition-failed"
@@ -266,8 +282,11 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """`responses=` entries for the problem documents a route can answer with."""
+def problems(
+    *statuses: int, conflicts: Sequence[type[AppError]] = ()
+) -> dict[int | str, dict[str, Any]]:
+    """`responses=` entries for the problem documents a route can answer with; `conflicts`
+    names the 409 problems a route can answer with, listed by slug in its description."""
     out = dict(PROBLEM_RESPONSES)
     descriptions = {
         409: "Conflict",
@@ -281,4 +300,11 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
             "content": {PROBLEM_MEDIA_TYPE: {}},
             "description": descriptions.get(status, "Problem"),
         }
+    if conflicts:
+        listed = "; ".join(
+            f"`{error.slug}`: {(error.__doc__ or error.title).rstrip('.')}" for error in conflicts
+        )
+        out[409] = {**out.get(409, {}), "description": f"Conflict. {listed}"}
+        out[409].setdefault("model", Problem)
+        out[409].setdefault("content", {PROBLEM_MEDIA_TYPE: {}})
     return out

@@ -7,6 +7,8 @@ from app.core.errors import AppError
 
 
 class Contraindicated(AppError):
+    """The screening blocks the session; `blocking` lists why."""
+
     status = 409
     slug = "contraindicated"
     title = "Contraindicated"
@@ -23,12 +25,16 @@ class Contraindicated(AppError):
 
 
 class TherapistUnavailable(AppError):
+    """The therapist already has a non-cancelled session overlapping the proposed time."""
+
     status = 409
     slug = "therapist-unavailable"
     title = "Therapist unavailable"
 
 
 class NoteSigned(AppError):
+    """The note is signed and never changes again; corrections are addenda."""
+
     status = 409
     slug = "note-signed"
     title = "Note signed"

@@ -11,7 +11,13 @@ from app.audit import service as audit
 from app.audit.service import AuditAction
 from app.auth.dependencies import actor
 from app.core.concurrency import ExpectedVersion
-from app.core.errors import problems
+from app.core.errors import (
+    ClientUnavailable,
+    Conflict,
+    ConsentRequired,
+    InvalidTransition,
+    problems,
+)
 from app.core.fields import Timestamp
 from app.core.pagination import IncludeArchived, Page, PageOf, page_of
 from app.core.responses import no_content, render
@@ -23,6 +29,7 @@ from app.session_records.dependencies import (
     SessionForStaff,
     StaffCaller,
 )
+from app.session_records.errors import Contraindicated, NoteSigned, TherapistUnavailable
 from app.session_records.schemas import (
     AddendumCreate,
     AddendumRead,
@@ -37,13 +44,28 @@ router = APIRouter(prefix="/v1", route_class=TransactionalRoute, tags=["sessions
 
 SESSION = "session"
 
+BOOKING_CONFLICTS = (
+    Contraindicated,
+    TherapistUnavailable,
+    ClientUnavailable,
+    InvalidTransition,
+    ConsentRequired,
+    Conflict,
+)
+
 
 @router.post(
     "/sessions",
     response_model=SessionRead,
     status_code=201,
-    responses=problems(409),
+    responses=problems(409, conflicts=BOOKING_CONFLICTS),
     summary="Book (or record) a session; screened against the client's precautions",
+    description=(
+        "A therapist writes the clinical note only for its own sessions (403 otherwise); the "
+        "front desk never writes it and never completes a session. Recording a `completed` "
+        "session needs a start in the past and an active `treatment` consent; booking without "
+        "such a consent gives the warning `no_treatment_consent`."
+    ),
 )
 async def create_session(data: SessionCreate, db: DbSession, caller: StaffCaller) -> Response:
     session = await service.create_session(db, data, caller)
@@ -96,7 +118,19 @@ async def get_session(session: SessionForStaff, db: DbSession, caller: StaffCall
 
 
 @router.patch(
-    "/sessions/{session_id}", response_model=SessionRead, responses=problems(409, 412, 428)
+    "/sessions/{session_id}",
+    response_model=SessionRead,
+    responses=problems(409, 412, 428, conflicts=(*BOOKING_CONFLICTS, NoteSigned)),
+    description=(
+        "JSON merge-patch under `If-Match`. The clinical note (`soap`, `measurements`, "
+        "`health_update`, `adverse_event`, `home_care`, `techniques`, `pressure`) is written "
+        "only by the session's own therapist or an admin: another therapist gets 403. A "
+        "`completed` session's `therapist_id` never changes: 409 `invalid-transition`. The "
+        "front desk may move, reassign, cancel and mark no-shows of sessions that are not "
+        "`completed`; it never completes one, and a completed one is not its to change (403). "
+        "Completing needs `scheduled_start` in the past (409 `invalid-transition`) and an "
+        "active `treatment` consent (409 `consent-required`)."
+    ),
 )
 async def update_session(
     session: SessionForStaff,
@@ -113,11 +147,12 @@ async def update_session(
 @router.delete(
     "/sessions/{session_id}",
     status_code=204,
-    responses=problems(409),
+    responses=problems(409, conflicts=(NoteSigned,)),
     summary="Archive a session (soft delete); a signed note cannot be archived",
+    description="The front desk may not archive a `completed` session (403).",
 )
 async def archive_session(session: SessionForStaff, db: DbSession, caller: StaffCaller) -> Response:
-    await service.archive_session(db, session)
+    await service.archive_session(db, session, caller)
     audit.record(db, actor(caller), AuditAction.delete, SESSION, session.id, session.client_id)
     return no_content()
 
@@ -125,8 +160,14 @@ async def archive_session(session: SessionForStaff, db: DbSession, caller: Staff
 @router.post(
     "/sessions/{session_id}/sign",
     response_model=SessionRead,
-    responses=problems(409),
-    summary="Sign a completed session's note (its own therapist, or an admin)",
+    responses=problems(409, conflicts=(NoteSigned, Conflict)),
+    summary="Sign a completed session's note (its own therapist, or an admin user)",
+    description=(
+        "Signing is a person's attestation: the session's own therapist (logged in, or through "
+        "an API key linked to that therapist) or an admin *user* signs; an admin API key gets "
+        "403. `signed_by` then holds the signing user's id, or, when a therapist's API key "
+        "signs, the therapist's id."
+    ),
 )
 async def sign_session(
     session: SessionForClinician, db: DbSession, caller: ClinicalCaller
@@ -140,8 +181,12 @@ async def sign_session(
     "/sessions/{session_id}/addenda",
     response_model=AddendumRead,
     status_code=201,
-    responses=problems(),
-    summary="Append a correction to a session's note",
+    responses=problems(409, conflicts=(Conflict,)),
+    summary="Append a correction to a signed session's note",
+    description=(
+        "Addenda belong to signed notes (an unsigned note is edited directly): 409 `conflict` "
+        "otherwise. The session's own therapist or an admin adds them."
+    ),
 )
 async def add_addendum(
     session: SessionForClinician, data: AddendumCreate, db: DbSession, caller: ClinicalCaller

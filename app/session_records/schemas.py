@@ -142,7 +142,10 @@ class SessionUpdate(MergePatch):
     )
 
     care_plan_id: uuid.UUID | None = None
-    therapist_id: uuid.UUID | None = None
+    therapist_id: uuid.UUID | None = Field(
+        default=None,
+        description="A `completed` session's therapist never changes (409 `invalid-transition`)",
+    )
     scheduled_start: Timestamp | None = None
     duration_minutes: Duration | None = None
     status: SessionStatus | None = None
@@ -235,7 +238,13 @@ class SessionRead(ReadModel):
     adjacent_appointment: AdjacentAppointment | None
     note_status: NoteStatus
     signed_at: dt.datetime | None
-    signed_by: uuid.UUID | None
+    signed_by: uuid.UUID | None = Field(
+        description=(
+            "Who attested the note: the signing user's id (the session's own therapist or an "
+            "admin user), or the therapist's id when the therapist signed with an API key "
+            "linked to it"
+        )
+    )
     content_sha256: str | None
     addenda: list[AddendumRead]
     warnings: list[WarningRead]

@@ -15,12 +15,20 @@ from sqlalchemy.orm import selectinload
 from app import screening
 from app.care_plans import schemas as care_plan_schemas
 from app.care_plans.models import CarePlan, Goal, care_plan_referrals
+from app.clients import service as clients_service
 from app.clients.models import Client, Precaution
 from app.core import crud
-from app.core.concurrency import check_version, storable
+from app.core.concurrency import storable
 from app.core.db import utcnow
-from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from app.core.pagination import PageParams, paginate
+from app.core.errors import (
+    ClientUnavailable,
+    Conflict,
+    ConsentRequired,
+    Forbidden,
+    InvalidTransition,
+    ValidationFailed,
+)
+from app.core.pagination import PageParams
 from app.core.security import Caller, Role
 from app.core.transitions import StatusMachine
 from app.directory.models import ReferringProfessional, Therapist
@@ -54,22 +62,25 @@ BOOKING_FIELDS = frozenset({"scheduled_start", "duration_minutes", "therapist_id
 FRONT_DESK_STATUSES = frozenset({"scheduled", "cancelled", "no_show"})
 
 
+CHILDREN = (selectinload(SessionRecord.measurements), selectinload(SessionRecord.addenda))
+
+
 def with_children(stmt: Select[Any]) -> Select[Any]:
     """Sessions are always read with their measurements and addenda: two more queries a page."""
-    return stmt.options(
-        selectinload(SessionRecord.measurements), selectinload(SessionRecord.addenda)
-    )
+    return stmt.options(*CHILDREN)
 
 
 async def get_session(
     db: AsyncSession, session_id: uuid.UUID, *, include_archived: bool = False
 ) -> SessionRecord:
-    row: SessionRecord | None = await db.scalar(
-        with_children(select(SessionRecord).where(SessionRecord.id == session_id))
+    return await crud.get_or_404(
+        db,
+        SessionRecord,
+        session_id,
+        include_archived=include_archived,
+        what="session",
+        options=CHILDREN,
     )
-    if row is None or (row.archived_at is not None and not include_archived):
-        raise NotFound("No such session")
-    return row
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,26 +110,53 @@ async def list_sessions(
         conditions.append(SessionRecord.scheduled_start >= filters.start_from)
     if filters.start_to is not None:
         conditions.append(SessionRecord.scheduled_start < filters.start_to)
-    stmt = with_children(select(SessionRecord))
-    if not filters.include_archived:
-        stmt = stmt.where(SessionRecord.archived_at.is_(None))
-    for condition in conditions:
-        stmt = stmt.where(condition)
-    return list((await db.scalars(paginate(stmt, SessionRecord, page))).all())
+    return await crud.list_page(
+        db,
+        SessionRecord,
+        page,
+        *conditions,
+        include_archived=filters.include_archived,
+        stmt=with_children(select(SessionRecord)),
+    )
 
 
 # ---- who may write what ------------------------------------------------------------------------
 
 
-def authorize_fields(caller: Caller, fields: set[str], target_status: str | None) -> None:
-    """The front desk books, moves and cancels sessions; it never writes the clinical note."""
+def authorize_fields(
+    caller: Caller,
+    fields: dict[str, Any],
+    target_status: str | None,
+    session: SessionRecord | None = None,
+) -> None:
+    """The front desk books, moves, cancels and marks no-shows; it never writes the clinical
+    note, never completes a session, and a completed session is not its to change at all."""
     if caller.role is not Role.front_desk:
         return
-    clinical = sorted(fields & CLINICAL_INPUT_FIELDS)
+    clinical = sorted(set(fields) & CLINICAL_INPUT_FIELDS)
     if clinical:
         raise Forbidden(f"The front desk may not write clinical fields: {', '.join(clinical)}")
     if target_status is not None and target_status not in FRONT_DESK_STATUSES:
         raise Forbidden("Only clinical staff complete sessions")
+    if session is not None and session.status == "completed":
+        changed = sorted(name for name, value in fields.items() if getattr(session, name) != value)
+        if changed:
+            raise Forbidden(
+                "A completed session is not the front desk's to move, reassign or change: "
+                + ", ".join(changed)
+            )
+
+
+def authorize_note(caller: Caller, therapist_id: uuid.UUID, fields: set[str]) -> None:
+    """The clinical note is written by the session's own therapist or an admin."""
+    clinical = sorted(fields & CLINICAL_INPUT_FIELDS)
+    if not clinical or caller.role is not Role.therapist:
+        return
+    if caller.therapist_id != therapist_id:
+        raise Forbidden(
+            "Only the session's own therapist or an admin may write its note: "
+            + ", ".join(clinical)
+        )
 
 
 def authorize_own_note(caller: Caller, session: SessionRecord, what: str) -> None:
@@ -129,12 +167,28 @@ def authorize_own_note(caller: Caller, session: SessionRecord, what: str) -> Non
     raise Forbidden(f"Only the session's own therapist or an admin may {what}")
 
 
+def signer_of(caller: Caller, session: SessionRecord) -> uuid.UUID:
+    """Who attests the note: the session's own therapist (a user, or a key linked to that
+    therapist) or an admin user. `signed_by` holds the user's id, or for a therapist's API key
+    the therapist's id. An admin API key is no person and may not sign."""
+    if caller.role is Role.therapist and caller.therapist_id == session.therapist_id:
+        if caller.actor_type == "user":
+            return caller.actor_id
+        return session.therapist_id
+    if caller.role is Role.admin and caller.actor_type == "user":
+        return caller.actor_id
+    if caller.role is Role.admin:
+        raise Forbidden("An API key is no person: an admin user or the session's therapist signs")
+    raise Forbidden("Only the session's own therapist or an admin user may sign its note")
+
+
 # ---- creating and changing ---------------------------------------------------------------------
 
 
 async def create_session(db: AsyncSession, data: SessionCreate, caller: Caller) -> SessionRecord:
     fields = data.model_dump(exclude_unset=True)
-    authorize_fields(caller, set(fields), data.status)
+    authorize_fields(caller, fields, data.status)
+    authorize_note(caller, data.therapist_id, set(fields))
     client = await db.get(Client, data.client_id)
     if client is None or client.archived_at is not None:
         raise ValidationFailed.field(["body", "client_id"], "no such client")
@@ -143,9 +197,13 @@ async def create_session(db: AsyncSession, data: SessionCreate, caller: Caller) 
     session.scheduled_end = session.scheduled_start + dt.timedelta(minutes=session.duration_minutes)
     plan = await _check_plan(db, session)
     therapist = await _lock_therapist(db, session.therapist_id)
+    await _lock_client(db, session.client_id)
     await _check_adjacent(db, data.adjacent_appointment)
     await _check_availability(db, session)
-    session.warnings = await _screen(db, session, client, therapist, plan)
+    completing = session.status == "completed"
+    if completing:
+        _check_completion_time(session)
+    session.warnings = await _screen(db, session, client, therapist, plan, completing=completing)
     session.measurements = await _measurements(db, session, data.measurements)
     session.addenda = []
     db.add(session)
@@ -160,15 +218,34 @@ async def update_session(
     expected_version: int,
     caller: Caller,
 ) -> SessionRecord:
+    """The shared merge-patch under `If-Match`, with the session's rules as its `apply` step."""
     ensure_unsigned(session)
-    check_version(session.version, expected_version)
-    changes = patch.changes()
+
+    async def apply(row: SessionRecord, changes: dict[str, Any]) -> None:
+        await _apply_update(db, row, patch, changes, caller)
+
+    return await crud.patch(db, session, patch, expected_version, apply=apply)
+
+
+async def _apply_update(
+    db: AsyncSession,
+    session: SessionRecord,
+    patch: SessionUpdate,
+    changes: dict[str, Any],
+    caller: Caller,
+) -> None:
     target_status = changes.get("status")
-    authorize_fields(caller, set(changes), target_status)
+    authorize_fields(caller, changes, target_status, session)
+    authorize_note(caller, session.therapist_id, set(changes))
     if target_status is not None:
         SESSION_STATUS.check(session.status, target_status)
+    was_completed = session.status == "completed"
+    if was_completed and changes.get("therapist_id", session.therapist_id) != session.therapist_id:
+        raise InvalidTransition(
+            "A completed session's therapist never changes", current_status=session.status
+        )
     measurements = patch.measurements if "measurements" in changes else None
-    changes.pop("measurements", None)
+    changes = {name: value for name, value in changes.items() if name != "measurements"}
     for name, value in changes.items():
         setattr(session, name, value)
     session.scheduled_end = session.scheduled_start + dt.timedelta(minutes=session.duration_minutes)
@@ -176,29 +253,34 @@ async def update_session(
     if "adjacent_appointment" in changes:
         await _check_adjacent(db, patch.adjacent_appointment)
     rebook = bool(BOOKING_FIELDS & set(changes)) and session.status != "cancelled"
-    completing = target_status == "completed"
+    completing = target_status == "completed" and not was_completed
+    if session.status == "completed" and (completing or "scheduled_start" in changes):
+        _check_completion_time(session)
     therapist = None
     if rebook or SCREENED_FIELDS & set(changes) or completing:
         therapist = await _lock_therapist(db, session.therapist_id)
     if rebook:
+        await _lock_client(db, session.client_id)
         await _check_availability(db, session)
     if therapist is not None:
         client = await db.get(Client, session.client_id)
         assert client is not None
         if plan is None and session.care_plan_id is not None:
             plan = await db.get(CarePlan, session.care_plan_id)
-        session.warnings = await _screen(db, session, client, therapist, plan)
+        session.warnings = await _screen(
+            db, session, client, therapist, plan, completing=completing
+        )
     if measurements is not None:
         session.measurements = await _measurements(db, session, measurements)
     elif "care_plan_id" in changes:
         await _check_goal_links(db, session, session.measurements)
     session.updated_at = utcnow()
-    await db.flush()
-    return session
 
 
-async def archive_session(db: AsyncSession, session: SessionRecord) -> None:
+async def archive_session(db: AsyncSession, session: SessionRecord, caller: Caller) -> None:
     ensure_unsigned(session)
+    if caller.role is Role.front_desk and session.status == "completed":
+        raise Forbidden("A completed session is not the front desk's to archive")
     await crud.archive(db, session)
 
 
@@ -210,12 +292,12 @@ def ensure_unsigned(session: SessionRecord) -> None:
 
 async def sign_session(db: AsyncSession, session: SessionRecord, caller: Caller) -> SessionRecord:
     ensure_unsigned(session)
-    authorize_own_note(caller, session, "sign its note")
+    signer = signer_of(caller, session)
     if session.status != "completed":
         raise Conflict("Only a completed session's note can be signed")
     session.note_status = "signed"
     session.signed_at = utcnow()
-    session.signed_by = caller.actor_id
+    session.signed_by = signer
     session.content_sha256 = signing.content_sha256(session)
     await db.flush()
     return session
@@ -224,8 +306,11 @@ async def sign_session(db: AsyncSession, session: SessionRecord, caller: Caller)
 async def add_addendum(
     db: AsyncSession, session: SessionRecord, data: AddendumCreate, caller: Caller
 ) -> Addendum:
-    """Addenda are appended, attributed and timestamped; the note itself stays as signed."""
+    """Addenda are appended, attributed and timestamped; the note itself stays as signed.
+    An unsigned note is edited directly, so it takes no addenda."""
     authorize_own_note(caller, session, "amend its note")
+    if session.note_status != "signed":
+        raise Conflict("Addenda belong to signed notes; edit an unsigned note directly")
     addendum = Addendum(
         id=uuid.uuid4(),
         session_id=session.id,
@@ -267,13 +352,22 @@ async def _lock_therapist(db: AsyncSession, therapist_id: uuid.UUID) -> Therapis
     return therapist
 
 
-async def _check_availability(db: AsyncSession, session: SessionRecord) -> None:
-    if session.status == "cancelled":
-        return
-    clash = await db.scalar(
+async def _lock_client(db: AsyncSession, client_id: uuid.UUID) -> None:
+    """Locks the client's row FOR UPDATE, as `_lock_therapist` does the therapist's: bookings
+    for one client queue here (always after the therapist's lock, so two bookings never wait
+    for each other in a circle; SQLite: its write lock does it)."""
+    await db.execute(select(Client.id).where(Client.id == client_id).with_for_update())
+
+
+async def _overlapping(
+    db: AsyncSession, session: SessionRecord, owner: ColumnElement[bool]
+) -> uuid.UUID | None:
+    """A non-cancelled session of the same owner (therapist or client) whose interval overlaps
+    this one's; intervals that only touch (one ends as the other starts) do not overlap."""
+    clash: uuid.UUID | None = await db.scalar(
         select(SessionRecord.id)
         .where(
-            SessionRecord.therapist_id == session.therapist_id,
+            owner,
             SessionRecord.status != "cancelled",
             SessionRecord.archived_at.is_(None),
             SessionRecord.scheduled_start < session.scheduled_end,
@@ -282,10 +376,33 @@ async def _check_availability(db: AsyncSession, session: SessionRecord) -> None:
         )
         .limit(1)
     )
+    return clash
+
+
+async def _check_availability(db: AsyncSession, session: SessionRecord) -> None:
+    if session.status == "cancelled":
+        return
+    clash = await _overlapping(db, session, SessionRecord.therapist_id == session.therapist_id)
     if clash is not None:
         raise TherapistUnavailable(
             f"The therapist already has session {clash} at that time",
             conflicting_session_id=str(clash),
+        )
+    clash = await _overlapping(db, session, SessionRecord.client_id == session.client_id)
+    if clash is not None:
+        raise ClientUnavailable(
+            f"The client already has session {clash} at that time",
+            conflicting_session_id=str(clash),
+        )
+
+
+def _check_completion_time(session: SessionRecord) -> None:
+    """A session is completed only once it has begun."""
+    if session.scheduled_start > utcnow():
+        raise InvalidTransition(
+            "A session cannot be completed before its scheduled start "
+            f"({session.scheduled_start.isoformat()})",
+            current_status=session.status,
         )
 
 
@@ -306,7 +423,16 @@ async def _screen(
     client: Client,
     therapist: Therapist,
     plan: CarePlan | None,
+    *,
+    completing: bool = False,
 ) -> list[dict[str, Any]]:
+    """Screens the session; completing it needs an active `treatment` consent (409
+    `consent-required`), booking without one gives the warning `no_treatment_consent`."""
+    consented = await clients_service.has_treatment_consent(db, client.id, clients_service.today())
+    if completing and not consented:
+        raise ConsentRequired(
+            "Completing a session needs the client's active treatment consent; record it first"
+        )
     precautions = (
         await db.scalars(
             select(Precaution).where(
@@ -316,7 +442,9 @@ async def _screen(
     ).all()
     referrals = await _referral_facts(db, session, plan)
     result = screening.screen_session(
-        screening.ClientFacts(pregnancy_due_date=client.pregnancy_due_date),
+        screening.ClientFacts(
+            pregnancy_due_date=client.pregnancy_due_date, treatment_consent=consented
+        ),
         [
             screening.PrecautionFacts(
                 id=p.id,

@@ -1,4 +1,5 @@
-"""A small clinic for session tests: a client, two therapists, a plan with a goal."""
+"""A small clinic for session tests: a client (with a treatment consent), two therapists, a
+plan with a goal. Sessions start in the past, so they can be completed."""
 
 from __future__ import annotations
 
@@ -12,12 +13,12 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.care_plans.models import CarePlan, Goal, care_plan_referrals
-from app.clients.models import Client
+from app.clients.models import Client, Consent
 from app.directory.models import Therapist
 from app.referrals.models import Referral
 from tests.conftest import Staff
 
-START = dt.datetime(2030, 3, 4, 9, 0, tzinfo=dt.UTC)
+START = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 
 
 @dataclass
@@ -30,6 +31,7 @@ class Clinic:
     goal_id: uuid.UUID
     referral_id: uuid.UUID
     staff: Staff
+    treatment_consent_id: uuid.UUID
 
     def session(self, **overrides: Any) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -64,9 +66,9 @@ async def clinic(sessionmaker: async_sessionmaker[AsyncSession], staff: Staff) -
         referral = Referral(
             client_id=client.id,
             referring_professional_id=staff.referring_professional_id,
-            received_on=dt.date(2030, 1, 10),
+            received_on=dt.date(2026, 1, 10),
             authorized_sessions=3,
-            valid_until=dt.date(2030, 6, 30),
+            valid_until=dt.date(2026, 6, 30),
             status="accepted",
         )
         plan = CarePlan(
@@ -76,7 +78,8 @@ async def clinic(sessionmaker: async_sessionmaker[AsyncSession], staff: Staff) -
             kind="rehabilitation",
             status="active",
         )
-        db.add_all([referral, plan])
+        treatment = Consent(client_id=client.id, kind="treatment", granted_on=dt.date(2026, 1, 5))
+        db.add_all([referral, plan, treatment])
         await db.flush()
         await db.execute(
             care_plan_referrals.insert().values(care_plan_id=plan.id, referral_id=referral.id)
@@ -100,6 +103,7 @@ async def clinic(sessionmaker: async_sessionmaker[AsyncSession], staff: Staff) -
             goal.id,
             referral.id,
             staff,
+            treatment.id,
         )
 
 

@@ -50,7 +50,7 @@ async def test_export_holds_the_whole_record(client: httpx.AsyncClient, clinic: 
     doc = exported.json()
     assert doc["client"]["id"] == str(clinic.client_id)
     assert [p["description"] for p in doc["precautions"]] == ["Warfarin"]
-    assert doc["consents"][0]["kind"] == "share_with_referrer"
+    assert sorted(c["kind"] for c in doc["consents"]) == ["share_with_referrer", "treatment"]
     assert [r["id"] for r in doc["referrals"]] == [str(clinic.referral_id)]
     assert doc["care_plans"][0]["referral_ids"] == [str(clinic.referral_id)]
     assert [g["id"] for g in doc["care_plans"][0]["goals"]] == [str(clinic.goal_id)]

@@ -23,7 +23,7 @@ async def test_book_read_and_list(client: httpx.AsyncClient, clinic: Clinic) -> 
     body = created.json()
     assert body["status"] == "scheduled"
     assert body["note_status"] == "draft"
-    assert body["scheduled_end"].startswith("2030-03-04T10:00:00")
+    assert body["scheduled_end"].startswith("2026-03-02T10:00:00")
     assert body["version"] == 1
     assert created.headers["location"] == f"/v1/sessions/{body['id']}"
     fetched = await client.get(f"/v1/sessions/{body['id']}", headers=clinic.staff.headers("admin"))
@@ -46,10 +46,10 @@ async def test_book_read_and_list(client: httpx.AsyncClient, clinic: Clinic) -> 
     assert await ids(f"therapist_id={clinic.colleague_id}") == []
     assert await ids("status=scheduled") == both
     assert await ids("status=completed") == []
-    assert await ids("from=2030-03-05T00:00:00Z") == [later.json()["id"]]
-    assert await ids("to=2030-03-05T00:00:00Z") == [body["id"]]
+    assert await ids("from=2026-03-03T00:00:00Z") == [later.json()["id"]]
+    assert await ids("to=2026-03-03T00:00:00Z") == [body["id"]]
     assert (
-        await client.get("/v1/sessions?from=2030-03-05T00:00:00", headers=admin)
+        await client.get("/v1/sessions?from=2026-03-03T00:00:00", headers=admin)
     ).status_code == 422
 
 
@@ -64,12 +64,12 @@ async def test_standalone_session_without_plan(client: httpx.AsyncClient, clinic
     [
         ("duration_minutes", 4),
         ("duration_minutes", 241),
-        ("scheduled_start", "2030-03-04T09:00:00"),
+        ("scheduled_start", "2026-03-02T09:00:00"),
         ("body_regions", ["tail"]),
         ("session_type", "reiki"),
         ("pressure", "crushing"),
         ("status", "cancelled"),
-        ("signed_at", "2030-03-04T09:00:00Z"),
+        ("signed_at", "2026-03-02T09:00:00Z"),
         ("note_status", "signed"),
         ("warnings", []),
     ],
@@ -100,10 +100,123 @@ async def test_overlapping_booking_is_refused(client: httpx.AsyncClient, clinic:
     overlap = await book(client, clinic, scheduled_start=iso(START + dt.timedelta(minutes=30)))
     assert overlap.status_code == 409
     assert overlap.json()["type"] == "/problems/therapist-unavailable"
-    back_to_back = await book(client, clinic, scheduled_start=iso(START + dt.timedelta(hours=1)))
-    assert back_to_back.status_code == 201
-    colleague = await book(client, clinic, therapist_id=str(clinic.colleague_id))
-    assert colleague.status_code == 201
+    other_client = await book(
+        client, clinic, client_id=str(clinic.other_client_id), care_plan_id=None
+    )
+    assert other_client.status_code == 409
+    assert other_client.json()["type"] == "/problems/therapist-unavailable"
+
+
+async def test_a_client_cannot_be_booked_twice_at_once(
+    client: httpx.AsyncClient, clinic: Clinic
+) -> None:
+    first = await book(client, clinic)
+    assert first.status_code == 201
+    colleague = await book(
+        client,
+        clinic,
+        therapist_id=str(clinic.colleague_id),
+        scheduled_start=iso(START + dt.timedelta(minutes=59)),
+    )
+    assert colleague.status_code == 409, colleague.text
+    problem = colleague.json()
+    assert problem["type"] == "/problems/client-unavailable"
+    assert problem["status"] == 409
+    assert problem["conflicting_session_id"] == first.json()["id"]
+    inside = await book(
+        client,
+        clinic,
+        therapist_id=str(clinic.colleague_id),
+        scheduled_start=iso(START + dt.timedelta(minutes=15)),
+        duration_minutes=30,
+    )
+    assert inside.json()["type"] == "/problems/client-unavailable"
+    another_client = await book(
+        client,
+        clinic,
+        therapist_id=str(clinic.colleague_id),
+        client_id=str(clinic.other_client_id),
+        care_plan_id=None,
+    )
+    assert another_client.status_code == 201, another_client.text
+
+
+@pytest.mark.parametrize("who", ["therapist", "client"])
+async def test_touching_intervals_do_not_overlap_either_way(
+    client: httpx.AsyncClient, clinic: Clinic, who: str
+) -> None:
+    """09:00–10:00 is booked. Ending at 09:00 or starting at 10:00 touches it and is free; a
+    minute more on either side overlaps. Same therapist, or same client with another one."""
+    assert (await book(client, clinic)).status_code == 201
+    problem = f"/problems/{who}-unavailable"
+    therapist = str(clinic.therapist_id if who == "therapist" else clinic.colleague_id)
+    extra: dict[str, Any] = (
+        {"client_id": str(clinic.other_client_id), "care_plan_id": None}
+        if who == "therapist"
+        else {}
+    )
+
+    async def attempt(start: dt.datetime, minutes: int) -> httpx.Response:
+        return await book(
+            client,
+            clinic,
+            therapist_id=therapist,
+            scheduled_start=iso(start),
+            duration_minutes=minutes,
+            **extra,
+        )
+
+    before_overlapping = await attempt(START - dt.timedelta(minutes=30), 31)
+    assert before_overlapping.status_code == 409
+    assert before_overlapping.json()["type"] == problem
+    after_overlapping = await attempt(START + dt.timedelta(minutes=59), 30)
+    assert after_overlapping.status_code == 409
+    assert after_overlapping.json()["type"] == problem
+    ends_at_its_start = await attempt(START - dt.timedelta(minutes=30), 30)
+    assert ends_at_its_start.status_code == 201, ends_at_its_start.text
+    starts_at_its_end = await attempt(START + dt.timedelta(hours=1), 30)
+    assert starts_at_its_end.status_code == 201, starts_at_its_end.text
+
+
+async def test_moving_onto_the_clients_other_session_is_refused(
+    client: httpx.AsyncClient, clinic: Clinic
+) -> None:
+    await book(client, clinic)
+    later = (
+        await book(
+            client,
+            clinic,
+            therapist_id=str(clinic.colleague_id),
+            scheduled_start=iso(START + dt.timedelta(hours=3)),
+        )
+    ).json()
+    url = f"/v1/sessions/{later['id']}"
+    admin = clinic.staff.headers("admin")
+    moved = await client.patch(
+        url, json={"scheduled_start": iso(START)}, headers={**admin, "If-Match": '"1"'}
+    )
+    assert moved.status_code == 409
+    assert moved.json()["type"] == "/problems/client-unavailable"
+    touching = await client.patch(
+        url,
+        json={"scheduled_start": iso(START + dt.timedelta(hours=1))},
+        headers={**admin, "If-Match": '"1"'},
+    )
+    assert touching.status_code == 200, touching.text
+
+
+async def test_a_cancelled_session_does_not_hold_the_client(
+    client: httpx.AsyncClient, clinic: Clinic
+) -> None:
+    first = (await book(client, clinic)).json()
+    cancelled = await client.patch(
+        f"/v1/sessions/{first['id']}",
+        json={"status": "cancelled"},
+        headers={**clinic.staff.headers("front_desk"), "If-Match": '"1"'},
+    )
+    assert cancelled.status_code == 200
+    again = await book(client, clinic, therapist_id=str(clinic.colleague_id))
+    assert again.status_code == 201, again.text
 
 
 async def test_cancelled_session_frees_the_slot(client: httpx.AsyncClient, clinic: Clinic) -> None:
@@ -168,7 +281,7 @@ async def test_absolute_precaution_needing_clearance_blocks(
         f"/v1/precautions/{pid}/clearance",
         json={
             "referring_professional_id": str(clinic.staff.referring_professional_id),
-            "cleared_on": "2030-02-01",
+            "cleared_on": "2026-02-01",
             "note": "Cleared by vascular surgeon",
         },
         headers=clinic.staff.headers("therapist"),
@@ -226,7 +339,7 @@ async def test_expired_license_blocks(
     async with sessionmaker() as db:
         therapist = await db.get(Therapist, clinic.therapist_id)
         assert therapist is not None
-        therapist.license_expires_on = dt.date(2030, 3, 3)
+        therapist.license_expires_on = dt.date(2026, 3, 1)
         await db.commit()
     blocked = await book(client, clinic)
     assert blocked.status_code == 409
@@ -251,7 +364,7 @@ async def test_due_date_in_future_needs_prenatal_certification(
     current = (await client.get(f"/v1/clients/{clinic.client_id}", headers=admin)).json()
     patched = await client.patch(
         f"/v1/clients/{clinic.client_id}",
-        json={"pregnancy_due_date": "2030-07-01"},
+        json={"pregnancy_due_date": "2026-07-01"},
         headers={**admin, "If-Match": f'"{current["version"]}"'},
     )
     assert patched.status_code == 200
@@ -276,7 +389,7 @@ async def test_referral_limits_surface_as_warnings(
         codes.append({w["code"] for w in booked.json()["warnings"]})
     assert "authorized_sessions_exceeded" not in codes[2]
     assert "authorized_sessions_exceeded" in codes[3]
-    expired = await book(client, clinic, scheduled_start="2030-07-01T09:00:00Z")
+    expired = await book(client, clinic, scheduled_start="2026-07-01T09:00:00Z")
     assert "referral_expired" in {w["code"] for w in expired.json()["warnings"]}
 
 
@@ -450,7 +563,7 @@ async def test_adjacent_appointment(client: httpx.AsyncClient, clinic: Clinic) -
     adjacent = {
         "referring_professional_id": str(clinic.staff.referring_professional_id),
         "relation": "after",
-        "starts_at": "2030-03-04T10:15:00Z",
+        "starts_at": "2026-03-02T10:15:00Z",
     }
     booked = await book(client, clinic, adjacent_appointment=adjacent)
     assert booked.status_code == 201, booked.text

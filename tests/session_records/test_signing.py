@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from typing import Any
@@ -12,13 +13,40 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.auth import service as auth_service
 from app.auth.schemas import ApiKeyCreate
 from app.core.security import Role
-from app.session_records.signing import SIGNED_FIELDS
-from tests.session_records.conftest import Clinic, book
-from tests.session_records.test_sessions import completion
+from tests.session_records.conftest import START, Clinic, book
+from tests.session_records.test_sessions import completion, iso
+
+# The canonical signed form's keys exactly as the README lists them ("content_sha256")
+CANONICAL_KEYS = (
+    "id",
+    "client_id",
+    "care_plan_id",
+    "therapist_id",
+    "scheduled_start",
+    "duration_minutes",
+    "status",
+    "session_type",
+    "body_regions",
+    "regions_avoided",
+    "techniques",
+    "pressure",
+    "soap",
+    "measurements",
+    "health_update",
+    "adverse_event",
+    "home_care",
+    "adjacent_appointment",
+    "signed_at",
+    "signed_by",
+)
+MEASUREMENT_KEYS = ("goal_id", "measure", "value", "unit", "timing")
+PASSWORD = "a long enough password for tests"
 
 
-async def completed_session(client: httpx.AsyncClient, clinic: Clinic) -> dict[str, Any]:
-    session = (await book(client, clinic)).json()
+async def completed_session(
+    client: httpx.AsyncClient, clinic: Clinic, start_offset: dt.timedelta = dt.timedelta(0)
+) -> dict[str, Any]:
+    session = (await book(client, clinic, scheduled_start=iso(START + start_offset))).json()
     body = completion(
         measurements=[
             {"goal_id": str(clinic.goal_id), "measure": "nprs", "value": 5.5, "timing": "post"}
@@ -47,13 +75,30 @@ async def colleague_headers(
     return {"Authorization": f"Bearer {key}"}
 
 
+async def user_headers(
+    client: httpx.AsyncClient, clinic: Clinic, role: str, therapist_id: object = None
+) -> tuple[dict[str, str], str]:
+    """A logged-in user of that role (linked to the therapist, if given): headers and user id."""
+    email = f"{role}-{therapist_id or 'none'}@clinic.example"
+    body: dict[str, Any] = {
+        "email": email,
+        "password": PASSWORD,
+        "display_name": f"A {role}",
+        "role": role,
+    }
+    if therapist_id is not None:
+        body["therapist_id"] = str(therapist_id)
+    created = await client.post("/v1/users", json=body, headers=clinic.staff.headers("admin"))
+    assert created.status_code == 201, created.text
+    token = await client.post("/v1/auth/token", data={"username": email, "password": PASSWORD})
+    assert token.status_code == 200, token.text
+    return {"Authorization": f"Bearer {token.json()['access_token']}"}, created.json()["id"]
+
+
 def canonical_sha256(session: dict[str, Any]) -> str:
     """The README's canonical form, rebuilt from the API's own representation."""
-    content = {name: session[name] for name in SIGNED_FIELDS}
-    content["measurements"] = [
-        {k: m[k] for k in ("goal_id", "measure", "value", "unit", "timing")}
-        for m in session["measurements"]
-    ]
+    content = {name: session[name] for name in CANONICAL_KEYS}
+    content["measurements"] = [{k: m[k] for k in MEASUREMENT_KEYS} for m in session["measurements"]]
     for name in ("scheduled_start", "signed_at"):
         content[name] = content[name].replace("+00:00", "Z")
     if content["adjacent_appointment"]:
@@ -73,7 +118,8 @@ async def test_sign_records_signature_and_digest(client: httpx.AsyncClient, clin
     body = signed.json()
     assert body["note_status"] == "signed"
     assert body["signed_at"]
-    assert body["signed_by"] == str(clinic.staff.key_ids[Role.therapist])
+    # a therapist's API key signs for the therapist: signed_by names the therapist
+    assert body["signed_by"] == str(clinic.therapist_id)
     assert len(body["content_sha256"]) == 64
     fetched = (
         await client.get(f"/v1/sessions/{session['id']}", headers=clinic.staff.headers("admin"))
@@ -91,19 +137,42 @@ async def test_only_completed_sessions_are_signed(
     assert response.status_code == 409
 
 
-async def test_only_own_therapist_or_admin_signs(
+async def test_only_own_therapist_or_an_admin_user_signs(
     client: httpx.AsyncClient, clinic: Clinic, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     session = await completed_session(client, clinic)
     url = f"/v1/sessions/{session['id']}/sign"
-    other = await colleague_headers(sessionmaker, clinic)
-    assert (await client.post(url, headers=other)).status_code == 403
-    assert (await client.post(url, headers=clinic.staff.headers("front_desk"))).status_code == 403
-    assert (await client.post(url, headers=clinic.staff.headers("referrer"))).status_code == 403
-    assert (await client.post(url, headers=clinic.staff.headers("admin"))).status_code == 200
-    again = await client.post(url, headers=clinic.staff.headers("admin"))
+    colleague_user, _ = await user_headers(client, clinic, "therapist", clinic.colleague_id)
+    refused = [
+        await colleague_headers(sessionmaker, clinic),
+        colleague_user,
+        clinic.staff.headers("front_desk"),
+        clinic.staff.headers("referrer"),
+        clinic.staff.headers("admin"),  # an API key is no person
+    ]
+    for headers in refused:
+        response = await client.post(url, headers=headers)
+        assert response.status_code == 403, response.text
+        assert response.json()["type"] == "/problems/forbidden"
+    unsigned = await client.get(url.removesuffix("/sign"), headers=clinic.staff.headers("admin"))
+    assert unsigned.json()["note_status"] == "draft"
+    assert unsigned.json()["signed_by"] is None
+    admin_user, admin_user_id = await user_headers(client, clinic, "admin")
+    signed = await client.post(url, headers=admin_user)
+    assert signed.status_code == 200, signed.text
+    assert signed.json()["signed_by"] == admin_user_id
+    again = await client.post(url, headers=admin_user)
     assert again.status_code == 409
     assert again.json()["type"] == "/problems/note-signed"
+
+
+async def test_a_therapist_user_signs_as_itself(client: httpx.AsyncClient, clinic: Clinic) -> None:
+    session = await completed_session(client, clinic)
+    own_user, user_id = await user_headers(client, clinic, "therapist", clinic.therapist_id)
+    signed = await client.post(f"/v1/sessions/{session['id']}/sign", headers=own_user)
+    assert signed.status_code == 200, signed.text
+    assert signed.json()["signed_by"] == user_id
+    assert signed.json()["content_sha256"] == canonical_sha256(signed.json())
 
 
 def session_write_routes(app: FastAPI) -> list[tuple[str, str]]:
@@ -128,7 +197,8 @@ async def test_every_write_to_a_signed_session_is_refused(
     session = await completed_session(client, clinic)
     sid = session["id"]
     admin = clinic.staff.headers("admin")
-    signed = (await client.post(f"/v1/sessions/{sid}/sign", headers=admin)).json()
+    own = clinic.staff.headers("therapist")
+    signed = (await client.post(f"/v1/sessions/{sid}/sign", headers=own)).json()
     routes = session_write_routes(app)
     assert ("PATCH", "/v1/sessions/{session_id}") in routes
     assert ("DELETE", "/v1/sessions/{session_id}") in routes
@@ -163,10 +233,41 @@ async def test_digest_matches_the_documented_canonical_form(
     session = await completed_session(client, clinic)
     signed = (
         await client.post(
-            f"/v1/sessions/{session['id']}/sign", headers=clinic.staff.headers("admin")
+            f"/v1/sessions/{session['id']}/sign", headers=clinic.staff.headers("therapist")
         )
     ).json()
+    assert signed["home_care"] == "Cat-cow stretch twice a day"
     assert signed["content_sha256"] == canonical_sha256(signed)
+    # every key of the canonical form counts: home_care changed changes the digest
+    assert canonical_sha256({**signed, "home_care": "Rest"}) != signed["content_sha256"]
+
+
+async def test_addenda_belong_to_signed_notes_only(
+    client: httpx.AsyncClient, clinic: Clinic
+) -> None:
+    own = clinic.staff.headers("therapist")
+    admin = clinic.staff.headers("admin")
+    booked = (await book(client, clinic)).json()
+    done = await completed_session(client, clinic, start_offset=dt.timedelta(days=1))
+    for session in (booked, done):
+        for headers in (own, admin):
+            response = await client.post(
+                f"/v1/sessions/{session['id']}/addenda",
+                json={"text": "Should be an edit", "reason": "unsigned"},
+                headers=headers,
+            )
+            assert response.status_code == 409, response.text
+            assert response.json()["type"] == "/problems/conflict"
+        after = (await client.get(f"/v1/sessions/{session['id']}", headers=admin)).json()
+        assert after["addenda"] == []
+        assert after["version"] == session["version"]
+    assert (await client.post(f"/v1/sessions/{done['id']}/sign", headers=own)).status_code == 200
+    added = await client.post(
+        f"/v1/sessions/{done['id']}/addenda",
+        json={"text": "Now it may", "reason": "signed"},
+        headers=own,
+    )
+    assert added.status_code == 201, added.text
 
 
 async def test_addenda_are_appended_in_order(

@@ -7,7 +7,10 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.clients.models import Consent
+from app.session_records import service as sessions_service
 from tests.summaries.conftest import SECRETS, SummaryClinic, at, iso
 
 CARE_PLAN_KEYS = {
@@ -370,9 +373,24 @@ async def test_archived_plan_and_referral_are_not_found(
 
 
 async def test_a_newer_measurement_through_the_api_moves_the_progress(
-    client: httpx.AsyncClient, summary_clinic: SummaryClinic
+    client: httpx.AsyncClient,
+    summary_clinic: SummaryClinic,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """End to end: a session completed through the API counts at once."""
+    """End to end: a session completed through the API counts at once. It is recorded the
+    day after it took place (a session is completed only once it has begun), by a client who
+    gave treatment consent."""
+    monkeypatch.setattr(sessions_service, "utcnow", lambda: dt.datetime(2030, 3, 22, tzinfo=dt.UTC))
+    async with sessionmaker() as db:
+        db.add(
+            Consent(
+                client_id=summary_clinic.client_id,
+                kind="treatment",
+                granted_on=dt.date(2026, 1, 1),
+            )
+        )
+        await db.commit()
     therapist = summary_clinic.staff.headers("therapist")
     created = await client.post(
         "/v1/sessions",
