@@ -18,6 +18,7 @@ from app.core.observability import Metrics
 
 MAX_BODY_BYTES = 1024 * 1024
 _TOO_LARGE = f"Request bodies are limited to {MAX_BODY_BYTES} bytes"
+_NO_BODY_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 access_logger = logging.getLogger("careplan.access")
@@ -64,9 +65,28 @@ class RequestContextMiddleware:
                 await _send_problem(PayloadTooLarge(_TOO_LARGE), scope, receive, send_with_id)
                 return
             received = 0
+            buffered: list[Message] = []
+            if declared is None and scope["method"] not in _NO_BODY_METHODS:
+                # a body without Content-Length (chunked) is measured before the app runs, so
+                # a route that never reads its body still answers 413 to one over the limit
+                while True:
+                    message = await receive()
+                    buffered.append(message)
+                    if message["type"] != "http.request":
+                        break
+                    received += len(message.get("body", b""))
+                    if received > MAX_BODY_BYTES:
+                        await _send_problem(
+                            PayloadTooLarge(_TOO_LARGE), scope, receive, send_with_id
+                        )
+                        return
+                    if not message.get("more_body", False):
+                        break
 
             async def limited_receive() -> Message:
                 nonlocal received
+                if buffered:
+                    return buffered.pop(0)
                 message = await receive()
                 if message["type"] == "http.request":
                     received += len(message.get("body", b""))
