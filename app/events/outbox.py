@@ -40,6 +40,7 @@ from pydantic import BaseModel
 from sqlalchemy import event as sa_event
 from sqlalchemy import func, insert, inspect, select
 from sqlalchemy.orm import Session, UOWTransaction, selectinload
+from sqlalchemy.orm.util import identity_key
 
 from app.core.db import utcnow
 from app.events.models import EVENTS
@@ -79,14 +80,28 @@ class Emits:
 
 
 def read_as(build: Callable[[Any], BaseModel], *load: str) -> Reader:
-    """A reader that loads the rows (refreshed: the state about to be committed), with the
-    relationships named in `load`, and builds each with `build` (a read schema's constructor)."""
+    """A reader that builds each row with `build` (a read schema's constructor) as it is about
+    to be committed. Rows the session holds fully loaded (everything flushed, nothing expired)
+    are built as they are, without a query; others are loaded, with the relationships named in
+    `load` (refreshed, so rows written beside them, e.g. an addendum, are in)."""
 
     def read(db: Session, model: type[Any], ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
-        stmt = select(model).where(model.id.in_(ids)).execution_options(populate_existing=True)
-        for name in load:
-            stmt = stmt.options(selectinload(getattr(model, name)))
-        return {row.id: build(row).model_dump(mode="json") for row in db.scalars(stmt)}
+        out: dict[uuid.UUID, Any] = {}
+        missing: list[uuid.UUID] = []
+        for row_id in ids:
+            row = None if load else db.identity_map.get(identity_key(model, row_id))
+            if row is not None and not inspect(row).unloaded:
+                out[row_id] = build(row).model_dump(mode="json")
+            else:
+                missing.append(row_id)
+        if missing:
+            stmt = (
+                select(model).where(model.id.in_(missing)).execution_options(populate_existing=True)
+            )
+            for name in load:
+                stmt = stmt.options(selectinload(getattr(model, name)))
+            out.update({row.id: build(row).model_dump(mode="json") for row in db.scalars(stmt)})
+        return out
 
     return read
 
@@ -136,7 +151,7 @@ def _changed_event(emits: Emits, row: Any) -> str | None:
 
 
 @sa_event.listens_for(Session, "after_flush")
-def _note_events(session: Session, _flush: UOWTransaction) -> None:
+def note_events(session: Session, _flush: UOWTransaction) -> None:
     now = utcnow()
     noted: list[_Noted] = session.info.setdefault(_PENDING, [])
     for row in session.new:
@@ -159,7 +174,7 @@ def _note(kind: str, emits: Emits, row: Any, now: dt.datetime) -> _Noted:
 
 
 @sa_event.listens_for(Session, "before_commit")
-def _write_events(session: Session) -> None:
+def write_events(session: Session) -> None:
     if session.new or session.dirty or session.deleted:
         session.flush()  # commit would flush after this listener: note those changes now
     noted: list[_Noted] = session.info.pop(_PENDING, [])
