@@ -181,23 +181,26 @@ def write_events(session: Session) -> None:
     if not noted:
         return
     data = _read_resources(session, noted)
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "type": item.kind,
+            "occurred_at": item.occurred_at,
+            "resource_type": item.emits.resource_type,
+            "resource_id": item.resource_id,
+            "data": data[(item.model, item.resource_id)],
+        }
+        for item in noted
+        # a row a rolled-back savepoint took with it changed nothing
+        if (item.model, item.resource_id) in data
+    ]
+    if not rows:
+        return
     connection = session.connection()
     if connection.dialect.name == "postgresql":
+        # the sequencer: numbers are taken and committed one transaction at a time
         connection.execute(select(func.pg_advisory_xact_lock(EVENT_SEQUENCER_LOCK)))
-    session.execute(
-        insert(EVENTS),
-        [
-            {
-                "id": uuid.uuid4(),
-                "type": item.kind,
-                "occurred_at": item.occurred_at,
-                "resource_type": item.emits.resource_type,
-                "resource_id": item.resource_id,
-                "data": data.get((item.model, item.resource_id), {}),
-            }
-            for item in noted
-        ],
-    )
+    session.execute(insert(EVENTS), rows)
 
 
 def _read_resources(session: Session, noted: list[_Noted]) -> dict[tuple[type[Any], Any], Any]:
