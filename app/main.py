@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -28,6 +29,8 @@ from app.core.observability import Metrics, configure_logging
 from app.core.routing import CheckedInputRoute
 from app.core.security import Caller, PasswordHashing
 from app.directory import router as directory_router
+from app.events import router as events_router
+from app.events.worker import DeliveryPolicy, DeliveryWorker
 from app.fhir import router as fhir_router
 from app.referrals import router as referrals_router
 from app.session_records import router as session_records_router
@@ -65,7 +68,17 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # webhook delivery in-process, one worker per server process (claims use SKIP LOCKED)
+        stop = asyncio.Event()
+        delivery: asyncio.Task[None] | None = None
+        if settings.delivery_worker:
+            worker = DeliveryWorker(sessionmaker, DeliveryPolicy.from_settings(settings))
+            delivery = asyncio.create_task(worker.run(stop))
         yield
+        if delivery is not None:
+            stop.set()
+            await delivery
+            await worker.close()
         await audit_writer.drain()
         if engine is not None:
             await engine.dispose()
@@ -111,6 +124,7 @@ def create_app(
         summaries_router,
         fhir_router,
         audit_router,
+        events_router,
     ):
         app.router.routes.extend(module.router.routes)
     return app

@@ -6,6 +6,7 @@ from app.care_plans.models import CarePlan, Goal, care_plan_referrals
 from app.clients.models import Client, Consent, Precaution
 from app.core.db import Base
 from app.directory.models import ReferringProfessional, Therapist
+from app.events.models import Event, EventDispatch, Webhook, WebhookAttempt, WebhookDelivery
 from app.referrals.models import Referral
 from app.session_records.models import Addendum, Measurement, SessionRecord
 
@@ -17,6 +18,8 @@ __all__ = [
     "CarePlan",
     "Client",
     "Consent",
+    "Event",
+    "EventDispatch",
     "Goal",
     "Measurement",
     "Precaution",
@@ -25,5 +28,8 @@ __all__ = [
     "SessionRecord",
     "Therapist",
     "User",
+    "Webhook",
+    "WebhookAttempt",
+    "WebhookDelivery",
     "care_plan_referrals",
 ]

@@ -24,6 +24,7 @@ from app.clients.models import Client, Consent, Precaution
 from app.core.config import Settings
 from app.core.security import Role
 from app.directory.models import ReferringProfessional, Therapist
+from app.events.models import Event, Webhook, WebhookDelivery
 from app.main import create_app
 from app.referrals.models import Referral
 from app.session_records.models import Measurement, SessionRecord
@@ -126,6 +127,15 @@ RULES: dict[tuple[str, str], frozenset[object]] = {
     ("GET", "/fhir/R4/CarePlan"): REFERRER_READS,
     ("GET", "/fhir/R4/Encounter"): REFERRER_READS,
     ("GET", "/fhir/R4/Observation"): REFERRER_READS,
+    # events and webhooks
+    ("GET", "/v1/events"): ADMIN,
+    ("POST", "/v1/webhooks"): ADMIN,
+    ("GET", "/v1/webhooks"): ADMIN,
+    ("GET", "/v1/webhooks/{webhook_id}"): ADMIN,
+    ("PATCH", "/v1/webhooks/{webhook_id}"): ADMIN,
+    ("DELETE", "/v1/webhooks/{webhook_id}"): ADMIN,
+    ("GET", "/v1/webhooks/{webhook_id}/deliveries"): ADMIN,
+    ("POST", "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry"): ADMIN,
 }
 
 
@@ -229,6 +239,22 @@ async def build_world(maker: async_sessionmaker[AsyncSession], staff: Staff) -> 
             role="front_desk",
         )
         db.add(user)
+        webhook = Webhook(
+            url="https://hooks.example.com/",
+            event_types=["client.created"],
+            secret="whsec_" + "A" * 32,
+        )
+        event = Event(type="client.created", resource_type="client", resource_id=client.id, data={})
+        db.add_all([webhook, event])
+        await db.flush()
+        delivery = WebhookDelivery(
+            webhook_id=webhook.id,
+            event_id=event.id,
+            event_type=event.type,
+            deadline_at=dt.datetime(2030, 1, 1, tzinfo=dt.UTC),
+            state="failed",
+        )
+        db.add(delivery)
         await db.commit()
         return World(
             {
@@ -245,6 +271,8 @@ async def build_world(maker: async_sessionmaker[AsyncSession], staff: Staff) -> 
                 "user": user.id,
                 # a key nobody in the test uses, so revoking it locks no one out
                 "key": staff.key_ids[Role.front_desk],
+                "webhook": webhook.id,
+                "delivery": delivery.id,
             }
         )
 
@@ -259,6 +287,8 @@ PARAMS = {
     "session_id": "session",
     "user_id": "user",
     "key_id": "key",
+    "webhook_id": "webhook",
+    "delivery_id": "delivery",
 }
 FHIR_TYPES = {
     "Patient": "client",

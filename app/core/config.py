@@ -27,6 +27,32 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(default=3, ge=1, alias="CAREPLAN_ARGON2_TIME_COST")
     argon2_memory_kib: int = Field(default=65536, ge=8, alias="CAREPLAN_ARGON2_MEMORY_KIB")
     clinic_name: str = Field(default="Careplan Clinic", alias="CAREPLAN_CLINIC_NAME")
+    # events and webhooks
+    event_retention_days: int = Field(
+        default=90, ge=1, le=3650, alias="CAREPLAN_EVENT_RETENTION_DAYS"
+    )
+    webhook_allow_private: bool | None = Field(default=None, alias="CAREPLAN_WEBHOOK_ALLOW_PRIVATE")
+    delivery_worker: bool = Field(default=True, alias="CAREPLAN_DELIVERY_WORKER")
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=60, alias="CAREPLAN_WEBHOOK_TIMEOUT_SECONDS"
+    )
+    webhook_lease_seconds: float = Field(
+        default=60.0, gt=0, le=3600, alias="CAREPLAN_WEBHOOK_LEASE_SECONDS"
+    )
+    webhook_retry_base_seconds: float = Field(
+        default=30.0, gt=0, le=3600, alias="CAREPLAN_WEBHOOK_RETRY_BASE_SECONDS"
+    )
+    webhook_poll_seconds: float = Field(
+        default=1.0, gt=0, le=60, alias="CAREPLAN_WEBHOOK_POLL_SECONDS"
+    )
+
+    @property
+    def allows_private_webhooks(self) -> bool:
+        """Webhook URLs on loopback, private or link-local addresses (and plain http): allowed
+        in development and test unless switched off, refused in production unless switched on."""
+        if self.webhook_allow_private is not None:
+            return self.webhook_allow_private
+        return self.environment != "production"
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

@@ -142,6 +142,12 @@ class PreconditionRequired(AppError):
     title = "Precondition required"
 
 
+class CursorExpired(AppError):
+    status = 410
+    slug = "cursor-expired"
+    title = "Cursor expired"
+
+
 class PayloadTooLarge(AppError):
     status = 413
     slug = "payload-too-large"
@@ -290,6 +296,7 @@ def problems(
     out = dict(PROBLEM_RESPONSES)
     descriptions = {
         409: "Conflict",
+        410: "Cursor older than the retention period",
         412: "Stale If-Match",
         413: "Body over 1 MiB",
         428: "If-Match missing",
