@@ -27,6 +27,8 @@ from app.core.observability import Metrics, configure_logging
 from app.core.security import Caller, PasswordHashing
 from app.directory import router as directory_router
 from app.fhir import router as fhir_router
+from app.fhir.errors import PREFIX as FHIR_PREFIX
+from app.fhir.errors import operation_outcome_response
 from app.referrals import router as referrals_router
 from app.session_records import router as session_records_router
 from app.summaries import router as summaries_router
@@ -83,6 +85,7 @@ def create_app(
     )
     app.state.login_throttle = LoginThrottle()
     app.state.on_error = _audit_denied
+    app.state.error_renderers = {FHIR_PREFIX: operation_outcome_response}
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, access_log=settings.access_log)
 
