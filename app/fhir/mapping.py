@@ -858,7 +858,7 @@ def capability_statement(base_url: str, software_version: str, publisher: str) -
         "software": {"name": "Careplan API", "version": software_version},
         "implementation": {"description": "Careplan FHIR R4 facade", "url": base_url},
         "fhirVersion": FHIR_VERSION,
-        "format": ["json", FHIR_MEDIA_TYPE],
+        "format": ["json"],
         "rest": [
             {
                 "mode": "server",

@@ -288,11 +288,19 @@ async def _searchset(
     to_fhir: Callable[[Any], FhirResource],
     row_ids: Callable[[Any], tuple[uuid.UUID, uuid.UUID]],
 ) -> Response:
-    found = await service.search(
-        db, search.reader, search.resource_type, search.criteria, search.page
-    )
     who = actor(caller)
     audited = f"fhir:{search.resource_type}"
+    reader, patient = search.reader, search.criteria.patient
+    if (
+        reader.is_referrer
+        and patient
+        and not await service.is_visible(db, reader, "Patient", patient)
+    ):
+        # a patient the referrer may not see: an empty searchset, as if it did not exist
+        audit.record(db, who, AuditAction.denied, audited, None, patient)
+        bundle = mapping.searchset(base_url(request), [], 0, _search_url(request, search, None))
+        return _answer(request, bundle)
+    found = await service.search(db, reader, search.resource_type, search.criteria, search.page)
     ids: Sequence[tuple[uuid.UUID, uuid.UUID]] = [row_ids(row) for row in found.rows]
     if ids:
         await audit.record_each(db, who, AuditAction.read, audited, ids)
