@@ -151,7 +151,7 @@ def measure_concept(measure: str, label: str | None = None) -> dict[str, Any]:
     concept: dict[str, Any] = {}
     if code.loinc is not None:
         concept["coding"] = [{"system": LOINC, "code": code.loinc[0], "display": code.loinc[1]}]
-    concept["text"] = label or code.text
+    concept["text"] = fhir_string(label or "") or code.text
     return concept
 
 
@@ -298,7 +298,7 @@ def patient(client: Client, *, name_and_birth_date_only: bool = False) -> FhirRe
         )
     contact = client.emergency_contact or {}
     emergency = None
-    if contact.get("name") or contact.get("phone"):
+    if fhir_string(str(contact.get("name") or "")) or fhir_string(str(contact.get("phone") or "")):
         emergency = {
             "relationship": [
                 {
@@ -570,7 +570,8 @@ def goal(source: GoalSource) -> FhirResource:
             if achievement
             else None
         ),
-        "description": {"text": row.description},
+        # R4 requires a description: a goal whose text is unusable is named by its measure
+        "description": {"text": fhir_string(row.description) or MEASURES[row.measure].text},
         "subject": reference("Patient", source.client_id),
         "target": [
             {
