@@ -49,6 +49,7 @@ class Crawl:
         self.label = label
         self.bundles: list[dict[str, Any]] = []
         self.resources: dict[str, dict[str, Any]] = {}  # by "Type/id"
+        self.statement: dict[str, Any] | None = None
 
     async def get(self, url: str) -> dict[str, Any]:
         response = await self.client.get(url, headers=self.headers)
@@ -82,7 +83,7 @@ class Crawl:
         return found
 
     async def run(self) -> Crawl:
-        self.check(await self.get(f"{BASE}/metadata"))
+        self.statement = await self.get(f"{BASE}/metadata")
         patients = await self.search("Patient?_count=2")
         for patient in patients:
             for resource_type in SEARCHES:
@@ -106,7 +107,8 @@ class Crawl:
 
     @property
     def documents(self) -> list[dict[str, Any]]:
-        return [*self.bundles, *self.resources.values()]
+        statement = [self.statement] if self.statement is not None else []
+        return [*statement, *self.bundles, *self.resources.values()]
 
     def dump(self) -> None:
         folder = os.environ.get("CAREPLAN_FHIR_DUMP")
