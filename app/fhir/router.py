@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from email.utils import format_datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -49,13 +49,24 @@ from app.fhir.errors import PREFIX
 from app.fhir.mapping import FHIR_MEDIA_TYPE, FhirResource
 from app.fhir.service import Reader
 
+Endpoint = Callable[..., Awaitable[Response]]
 router = APIRouter(
     prefix=PREFIX,
     route_class=TransactionalRoute,
     tags=["fhir"],
     dependencies=[Depends(response_format)],
 )
-READ = ["GET", "HEAD"]
+
+
+def get_and_head(path: str, **options: Any) -> Callable[[Endpoint], Endpoint]:
+    """Registers a read or a search for GET and for HEAD (the same headers, no body); HEAD
+    stays out of the OpenAPI document, which would otherwise list each operation twice."""
+
+    def register(endpoint: Endpoint) -> Endpoint:
+        router.api_route(path, methods=["HEAD"], include_in_schema=False, **options)(endpoint)
+        return router.api_route(path, methods=["GET"], **options)(endpoint)
+
+    return register
 
 
 class FhirResponse(Response):
@@ -138,9 +149,8 @@ def _audit_read(
 # ---- capabilities ------------------------------------------------------------------------------
 
 
-@router.api_route(
+@get_and_head(
     "/metadata",
-    methods=READ,
     response_class=FhirResponse,
     responses=_documented("CapabilityStatement", "What this server supports"),
     summary="The server's CapabilityStatement (public, like every FHIR server's)",
@@ -155,9 +165,8 @@ async def capability_statement(request: Request) -> Response:
 # ---- reads -------------------------------------------------------------------------------------
 
 
-@router.api_route(
+@get_and_head(
     "/Patient/{resource_id}",
-    methods=READ,
     response_class=FhirResponse,
     responses=_documented("Patient", "A client (to a referrer: name and birth date only)"),
     summary="Read a Patient (a client)",
@@ -171,9 +180,8 @@ async def read_patient(
     return await _read(request, db, reader, resource, client.version, client.updated_at)
 
 
-@router.api_route(
+@get_and_head(
     "/Practitioner/{resource_id}",
-    methods=READ,
     response_class=FhirResponse,
     responses=_documented("Practitioner", "A therapist or a referring professional"),
     summary="Read a Practitioner (a therapist or a referring professional)",
@@ -186,9 +194,8 @@ async def read_practitioner(
     return await _read(request, db, reader_of(caller), resource, row.version, row.updated_at)
 
 
-@router.api_route(
+@get_and_head(
     "/ServiceRequest/{resource_id}",
-    methods=READ,
     response_class=FhirResponse,
     responses=_documented("ServiceRequest", "A referral"),
     summary="Read a ServiceRequest (a referral)",
@@ -202,9 +209,8 @@ async def read_service_request(
     return await _read(request, db, reader, resource, referral.version, referral.updated_at)
 
 
-@router.api_route(
+@get_and_head(
     "/CarePlan/{resource_id}",
-    methods=READ,
     response_class=FhirResponse,
     responses=_documented("CarePlan", "A care plan (to a referrer: without notes)"),
     summary="Read a CarePlan",
@@ -219,9 +225,8 @@ async def read_care_plan(
     return await _read(request, db, reader, resource, plan.version, plan.updated_at)
 
 
-@router.api_route(
+@get_and_head(
     "/Goal/{resource_id}",
-    methods=READ,
     response_class=FhirResponse,
     responses=_documented("Goal", "A goal of a care plan"),
     summary="Read a Goal",
@@ -235,9 +240,8 @@ async def read_goal(
     return await _read(request, db, reader_of(caller), resource, goal.version, goal.updated_at)
 
 
-@router.api_route(
+@get_and_head(
     "/Encounter/{resource_id}",
-    methods=READ,
     response_class=FhirResponse,
     responses=_documented("Encounter", "A session"),
     summary="Read an Encounter (a session)",
@@ -251,9 +255,8 @@ async def read_encounter(
     return await _read(request, db, reader, resource, session.version, session.updated_at)
 
 
-@router.api_route(
+@get_and_head(
     "/Observation/{resource_id}",
-    methods=READ,
     response_class=FhirResponse,
     responses=_documented("Observation", "A measurement taken in a session"),
     summary="Read an Observation (a measurement)",
@@ -321,15 +324,65 @@ async def _searchset(
     return _answer(request, bundle)
 
 
+RESULT_PARAMETERS: list[dict[str, Any]] = [
+    {
+        "name": "_count",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 0},
+        "description": f"Page size (default {mapping.DEFAULT_COUNT}, at most {mapping.MAX_COUNT}); "
+        "0 returns the total alone",
+    },
+    {
+        "name": "_summary",
+        "in": "query",
+        "schema": {"type": "string", "enum": ["count", "false"]},
+        "description": "`count`: the total alone",
+    },
+    {
+        "name": "_format",
+        "in": "query",
+        "schema": {"type": "string"},
+        "description": "JSON only (`json`, `application/fhir+json`); XML is 406",
+    },
+    {
+        "name": "_cursor",
+        "in": "query",
+        "schema": {"type": "string"},
+        "description": "From the Bundle's `next` link",
+    },
+    {
+        "name": "Prefer",
+        "in": "header",
+        "schema": {"type": "string"},
+        "description": "`handling=lenient` ignores unknown parameters instead of a 400",
+    },
+]
+
+
+def _search_parameters(resource_type: str) -> dict[str, Any]:
+    """The search's query parameters for the OpenAPI document (they are parsed by hand, so
+    that unknown ones can be refused as FHIR asks)."""
+    params: list[dict[str, Any]] = [
+        {
+            "name": param.name,
+            "in": "query",
+            "schema": {"type": "string"},
+            "description": param.documentation,
+        }
+        for param in mapping.SEARCH_PARAMS[resource_type]
+    ]
+    return {"parameters": params + RESULT_PARAMETERS}
+
+
 SEARCH_NOTE = (
     " Also `_id`, `_count`, `_summary=count`; other parameters are 400 unless the request "
     "sends `Prefer: handling=lenient`."
 )
 
 
-@router.api_route(
+@get_and_head(
     "/Patient",
-    methods=READ,
+    openapi_extra=_search_parameters("Patient"),
     response_class=FhirResponse,
     responses=_documented("Bundle", "A searchset Bundle of clients"),
     summary="Search Patients by `name`, `birthdate`, `identifier`",
@@ -349,9 +402,9 @@ async def search_patients(
     )
 
 
-@router.api_route(
+@get_and_head(
     "/CarePlan",
-    methods=READ,
+    openapi_extra=_search_parameters("CarePlan"),
     response_class=FhirResponse,
     responses=_documented("Bundle", "A searchset Bundle of care plans"),
     summary="Search CarePlans by `patient`",
@@ -371,9 +424,9 @@ async def search_care_plans(
     )
 
 
-@router.api_route(
+@get_and_head(
     "/Encounter",
-    methods=READ,
+    openapi_extra=_search_parameters("Encounter"),
     response_class=FhirResponse,
     responses=_documented("Bundle", "A searchset Bundle of sessions"),
     summary="Search Encounters (sessions) by `patient`",
@@ -392,9 +445,9 @@ async def search_encounters(
     )
 
 
-@router.api_route(
+@get_and_head(
     "/Observation",
-    methods=READ,
+    openapi_extra=_search_parameters("Observation"),
     response_class=FhirResponse,
     responses=_documented("Bundle", "A searchset Bundle of measurements"),
     summary="Search Observations (measurements) by `patient`",
