@@ -32,6 +32,8 @@ from app.directory import router as directory_router
 from app.events import router as events_router
 from app.events.worker import DeliveryPolicy, DeliveryWorker
 from app.fhir import router as fhir_router
+from app.fhir.errors import PREFIX as FHIR_PREFIX
+from app.fhir.errors import operation_outcome_response
 from app.referrals import router as referrals_router
 from app.session_records import router as session_records_router
 from app.summaries import router as summaries_router
@@ -107,6 +109,7 @@ def create_app(
         await audit_writer.write(take_deferred(session))
 
     app.state.after_commit = write_deferred_audit_events
+    app.state.error_renderers = {FHIR_PREFIX: operation_outcome_response}
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, access_log=settings.access_log)
 

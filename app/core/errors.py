@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -195,6 +195,22 @@ def problem_response(error: AppError) -> Response:
     )
 
 
+ErrorRenderer = Callable[[AppError], Response]
+
+
+def error_response(error: AppError, scope: Mapping[str, Any]) -> Response:
+    """The error in the format its path speaks: problem+json, unless the app names another
+    renderer for a prefix of the path in `app.state.error_renderers` (e.g. FHIR's
+    OperationOutcome under `/fhir/R4`)."""
+    state = getattr(scope.get("app"), "state", None)
+    renderers: Mapping[str, ErrorRenderer] = getattr(state, "error_renderers", None) or {}
+    path = str(scope.get("path", ""))
+    for prefix, render in renderers.items():
+        if path == prefix or path.startswith(f"{prefix}/"):
+            return render(error)
+    return problem_response(error)
+
+
 _HTTP_STATUS_ERRORS: dict[int, type[AppError]] = {
     401: Unauthorized,
     403: Forbidden,
@@ -268,7 +284,7 @@ async def _handle(request: Request, exc: Exception) -> Response:
     on_error = getattr(request.app.state, "on_error", None)
     if on_error is not None:
         await on_error(request, error)
-    return problem_response(error)
+    return error_response(error, request.scope)
 
 
 def install_error_handlers(app: FastAPI) -> None:

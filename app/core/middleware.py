@@ -13,7 +13,7 @@ from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.context import RequestInfo, request_info_var
-from app.core.errors import InternalError, PayloadTooLarge, problem_response
+from app.core.errors import InternalError, PayloadTooLarge, error_response
 from app.core.observability import Metrics
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -132,5 +132,5 @@ def _route_template(scope: Scope) -> str:
 
 
 async def _send_problem(error: Any, scope: Scope, receive: Receive, send: Send) -> None:
-    response = problem_response(error)
+    response = error_response(error, scope)
     await response(scope, receive, send)
