@@ -21,7 +21,9 @@ from app.care_plans import router as care_plans_router
 from app.clients import router as clients_router
 from app.core.config import Settings
 from app.core.db import create_engine, make_sessionmaker
+from app.core.docs import install_docs
 from app.core.errors import AppError, Forbidden, Hidden, Unauthorized, install_error_handlers
+from app.core.http import ClinicCorsMiddleware, HttpSemanticsMiddleware
 from app.core.middleware import RequestContextMiddleware
 from app.core.observability import Metrics, configure_logging
 from app.core.security import Caller, PasswordHashing
@@ -70,8 +72,8 @@ def create_app(
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
-        redoc_url="/redoc",
+        docs_url=None,  # served by install_docs, from assets on this host
+        redoc_url=None,
         openapi_url="/openapi.json",
     )
     metrics = Metrics()
@@ -85,6 +87,10 @@ def create_app(
     app.state.on_error = _audit_denied
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, access_log=settings.access_log)
+    app.add_middleware(HttpSemanticsMiddleware)
+    if settings.cors_origins:
+        app.add_middleware(ClinicCorsMiddleware, origins=settings.cors_origins)
+    install_docs(app)
 
     _add_operational_routes(app)
     # The routes are added to the app itself rather than through include_router, so that

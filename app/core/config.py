@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(default=3, ge=1, alias="CAREPLAN_ARGON2_TIME_COST")
     argon2_memory_kib: int = Field(default=65536, ge=8, alias="CAREPLAN_ARGON2_MEMORY_KIB")
     clinic_name: str = Field(default="Careplan Clinic", alias="CAREPLAN_CLINIC_NAME")
+    cors_origins_setting: str = Field(default="", alias="CAREPLAN_CORS_ORIGINS")
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
@@ -35,3 +36,8 @@ class Settings(BaseSettings):
         if self.environment == "production" and len(self.secret_key) < 32:
             raise ValueError("CAREPLAN_SECRET_KEY must be at least 32 characters in production")
         return self
+
+    @property
+    def cors_origins(self) -> list[str]:
+        """The browser origins allowed to call the API (comma-separated); none by default."""
+        return [o.strip().rstrip("/") for o in self.cors_origins_setting.split(",") if o.strip()]
