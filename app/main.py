@@ -86,10 +86,10 @@ def create_app(
     app.state.login_throttle = LoginThrottle()
     app.state.on_error = _audit_denied
     install_error_handlers(app)
+    if settings.cors_origins:  # innermost of the three: preflights get a request id too
+        app.add_middleware(ClinicCorsMiddleware, origins=settings.cors_origins)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, access_log=settings.access_log)
     app.add_middleware(HttpSemanticsMiddleware)
-    if settings.cors_origins:
-        app.add_middleware(ClinicCorsMiddleware, origins=settings.cors_origins)
     install_docs(app)
 
     _add_operational_routes(app)

@@ -124,6 +124,15 @@ class ClinicCorsMiddleware(CORSMiddleware):
             max_age=600,
         )
 
+    async def simple_response(
+        self, scope: Scope, receive: Receive, send: Send, request_headers: Headers
+    ) -> None:
+        origin = request_headers.get("origin")
+        if origin is None or not self.is_allowed_origin(origin=origin):
+            await self.app(scope, receive, send)  # not even Access-Control-Expose-Headers
+            return
+        await super().simple_response(scope, receive, send, request_headers)
+
     def preflight_response(self, request_headers: Headers) -> Response:
         response = super().preflight_response(request_headers)
         if response.status_code == 200:
