@@ -25,6 +25,7 @@ from app.core.docs import install_docs
 from app.core.errors import AppError, Forbidden, Hidden, Unauthorized, install_error_handlers
 from app.core.http import ClinicCorsMiddleware, HttpSemanticsMiddleware
 from app.core.middleware import RequestContextMiddleware
+from app.core.openapi import install_openapi
 from app.core.observability import Metrics, configure_logging
 from app.core.security import Caller, PasswordHashing
 from app.directory import router as directory_router
@@ -91,6 +92,7 @@ def create_app(
     app.add_middleware(RequestContextMiddleware, metrics=metrics, access_log=settings.access_log)
     app.add_middleware(HttpSemanticsMiddleware)
     install_docs(app)
+    install_openapi(app)
 
     _add_operational_routes(app)
     # The routes are added to the app itself rather than through include_router, so that
