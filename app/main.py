@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.audit import router as audit_router
 from app.audit.models import AuditEvent
 from app.audit.service import NO_ACTOR, denied_event
+from app.audit.targets import NO_TARGET, target_of
 from app.auth import router as auth_router
 from app.auth.dependencies import actor
 from app.auth.service import LoginThrottle
@@ -152,9 +153,19 @@ async def _audit_denied(request: Request, error: AppError) -> None:
     if not isinstance(error, Unauthorized | Forbidden | Hidden):
         return
     caller: Caller | None = getattr(request.state, "caller", None)
-    event: AuditEvent = denied_event(actor(caller) if caller else NO_ACTOR, error.status)
+    who = actor(caller) if caller else NO_ACTOR
+    route_path = getattr(request.scope.get("route"), "path", None)
     try:
         async with request.app.state.sessionmaker() as session:
+            try:
+                target = await target_of(session, route_path, request.path_params)
+            except Exception:
+                logger.warning("could not resolve what a denied request aimed at", exc_info=True)
+                await session.rollback()
+                target = NO_TARGET
+            event: AuditEvent = denied_event(
+                who, error.status, target.resource_type, target.resource_id, target.client_id
+            )
             session.add(event)
             await session.commit()
     except Exception:
