@@ -6,13 +6,13 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, BeforeValidator
 
 from app.audit import service
 from app.audit.schemas import AuditEventRead
 from app.audit.service import AuditAction, AuditFilters
 from app.auth.dependencies import AdminCaller
-from app.core.pagination import Page, PageOf, page_of
+from app.core.pagination import Page, PageOf, page_of, rfc3339_only
 from app.core.responses import render
 from app.core.routing import DbSession, TransactionalRoute
 
@@ -28,9 +28,15 @@ async def list_audit_events(
     actor_id: uuid.UUID | None = None,
     action: AuditAction | None = None,
     from_: Annotated[
-        AwareDatetime | None, Query(alias="from", description="Events at or after this instant")
+        AwareDatetime | None,
+        BeforeValidator(rfc3339_only),
+        Query(alias="from", description="Events at or after this instant"),
     ] = None,
-    to: Annotated[AwareDatetime | None, Query(description="Events before this instant")] = None,
+    to: Annotated[
+        AwareDatetime | None,
+        BeforeValidator(rfc3339_only),
+        Query(description="Events before this instant"),
+    ] = None,
 ) -> Response:
     since = page.updated_since
     start = max(d for d in (from_, since) if d is not None) if (from_ or since) else None

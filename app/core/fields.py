@@ -10,7 +10,8 @@ ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 Name = ShortText
 Email = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+    # no stripping: the pattern in the schema is exactly what the server accepts
+    StringConstraints(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
 ]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]

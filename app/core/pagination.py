@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 import orjson
 from fastapi import Depends, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, BeforeValidator
 from sqlalchemy import Select, tuple_
 
 from app.core.errors import ValidationFailed
@@ -48,13 +49,27 @@ def decode_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
         raise ValidationFailed.field(["query", "cursor"], "not a cursor from this API") from exc
 
 
+_RFC3339_START = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]")
+
+
+def rfc3339_only(value: Any) -> Any:
+    """A timestamp in a query is RFC 3339 text, as the schema says: never a number of seconds."""
+    if isinstance(value, str) and not _RFC3339_START.match(value):
+        raise ValueError("an RFC 3339 timestamp is expected, e.g. 2026-01-31T09:00:00Z")
+    return value
+
+
+QueryTimestamp = Annotated[dt.datetime, BeforeValidator(rfc3339_only)]
+"""A timestamp query parameter: `date-time` text only (pydantic alone would take `0.5`)."""
+
+
 def _page_params(
     limit: Annotated[int, Query(ge=1, le=200, description="Page size, 1–200")] = 50,
     cursor: Annotated[
         str | None, Query(max_length=200, description="`next_cursor` of the previous page")
     ] = None,
     updated_since: Annotated[
-        dt.datetime | None, Query(description="Only rows changed at or after this instant")
+        QueryTimestamp | None, Query(description="Only rows changed at or after this instant")
     ] = None,
 ) -> PageParams:
     if updated_since is not None and updated_since.tzinfo is None:
