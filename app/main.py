@@ -26,8 +26,8 @@ from app.core.docs import install_docs
 from app.core.errors import AppError, Forbidden, Hidden, Unauthorized, install_error_handlers
 from app.core.http import ClinicCorsMiddleware, HttpSemanticsMiddleware
 from app.core.middleware import RequestContextMiddleware
-from app.core.openapi import install_openapi
 from app.core.observability import Metrics, configure_logging
+from app.core.openapi import install_openapi
 from app.core.security import Caller, PasswordHashing
 from app.directory import router as directory_router
 from app.fhir import router as fhir_router

@@ -112,9 +112,7 @@ def denied_event(
     client_id: uuid.UUID | None = None,
 ) -> AuditEvent:
     """A refused request, with the resource and client its path aims at when it names one."""
-    return _event(
-        actor, AuditAction.denied, resource_type, resource_id, client_id, status=status
-    )
+    return _event(actor, AuditAction.denied, resource_type, resource_id, client_id, status=status)
 
 
 def storable_path(path: str) -> str:

@@ -20,7 +20,7 @@ STRICT_CSP = (
 
 _NOT_CLIENT_DATA = ("/v1/health",)
 _CLIENT_DATA = ("/v1/", "/fhir/")
-# headers a 304 keeps (RFC 9110 §15.4.5): the validators and what a 200 would have said about caching
+# headers a 304 keeps (RFC 9110 §15.4.5): the validators and what a 200 says about caching
 _KEPT_ON_304 = frozenset(
     {"etag", "cache-control", "content-location", "date", "expires", "vary", "x-request-id"}
 )
@@ -76,7 +76,10 @@ class HttpSemanticsMiddleware:
                 if no_store:
                     headers["Cache-Control"] = "no-store"
                 content_type = headers.get("content-type", "")
-                if content_type.startswith("text/html") and "content-security-policy" not in headers:
+                if (
+                    content_type.startswith("text/html")
+                    and "content-security-policy" not in headers
+                ):
                     headers["Content-Security-Policy"] = STRICT_CSP
                 current = headers.get("etag")
                 if (
@@ -91,8 +94,7 @@ class HttpSemanticsMiddleware:
                         (name, value)
                         for name, value in message["headers"]
                         if name.decode("latin-1").lower() in _KEPT_ON_304
-                        or name.lower()
-                        in (b"x-content-type-options", b"referrer-policy")
+                        or name.lower() in (b"x-content-type-options", b"referrer-policy")
                     ]
             elif message["type"] == "http.response.body" and state["drop_body"]:
                 if message.get("more_body", False):

@@ -83,7 +83,9 @@ def _problem_response(status: int, description: str | None = None) -> dict[str, 
 
 def _conflict_description() -> str:
     slugs = ", ".join(f"`/problems/{slug}`" for slug in conflict_types())
-    return f"The change conflicts with the resource's state or other records; `type` is one of {slugs}"
+    return (
+        f"The change conflicts with the resource's state or other records; `type` is one of {slugs}"
+    )
 
 
 def _operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:

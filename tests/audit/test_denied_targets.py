@@ -37,7 +37,9 @@ async def record(sessionmaker: async_sessionmaker[AsyncSession], staff: Staff) -
         plan = CarePlan(client_id=client.id, title="Neck care", kind="therapeutic", status="active")
         db.add(plan)
         await db.flush()
-        goal = Goal(care_plan_id=plan.id, description="Turn the head", measure="nprs", status="active")
+        goal = Goal(
+            care_plan_id=plan.id, description="Turn the head", measure="nprs", status="active"
+        )
         start = dt.datetime(2030, 4, 2, 9, tzinfo=dt.UTC)
         session = SessionRecord(
             client_id=client.id,
@@ -70,11 +72,29 @@ async def test_who_tried_to_see_a_client_is_answered_by_the_client_filter(
     attempts = [
         # (path, headers, expected status, resource type, resource id)
         (f"/v1/clients/{record.client_id}", {}, 401, "client", record.client_id),
-        (f"/v1/clients/{record.client_id}", staff.headers("referrer"), 403, "client", record.client_id),
-        (f"/v1/sessions/{record.session_id}", staff.headers("referrer"), 403, "session", record.session_id),
+        (
+            f"/v1/clients/{record.client_id}",
+            staff.headers("referrer"),
+            403,
+            "client",
+            record.client_id,
+        ),
+        (
+            f"/v1/sessions/{record.session_id}",
+            staff.headers("referrer"),
+            403,
+            "session",
+            record.session_id,
+        ),
         (f"/v1/care-plans/{record.plan_id}", {}, 401, "care_plan", record.plan_id),
         (f"/v1/goals/{record.goal_id}", staff.headers("referrer"), 403, "goal", record.goal_id),
-        (f"/v1/clients/{record.client_id}/export", staff.headers("front_desk"), 403, "client", record.client_id),
+        (
+            f"/v1/clients/{record.client_id}/export",
+            staff.headers("front_desk"),
+            403,
+            "client",
+            record.client_id,
+        ),
         (f"/fhir/R4/Patient/{record.client_id}", {}, 401, "fhir:Patient", record.client_id),
         (f"/fhir/R4/Encounter/{record.session_id}", {}, 401, "fhir:Encounter", record.session_id),
     ]
@@ -102,7 +122,9 @@ async def test_a_denied_attempt_on_a_record_that_does_not_exist_names_no_client(
         f"/v1/sessions/{nobody}", headers={**staff.headers("referrer"), "X-Request-ID": "aim-ghost"}
     )
     assert answer.status_code == 403
-    event = next(e for e in await _events(client, staff, action="denied") if e["request_id"] == "aim-ghost")
+    event = next(
+        e for e in await _events(client, staff, action="denied") if e["request_id"] == "aim-ghost"
+    )
     assert event["resource_type"] == "session"
     assert event["resource_id"] == str(nobody)
     assert event["client_id"] is None
@@ -113,7 +135,9 @@ async def test_a_denied_attempt_on_a_path_without_a_resource_names_none(
 ) -> None:
     answer = await client.get("/v1/clients", headers={"X-Request-ID": "aim-list"})
     assert answer.status_code == 401
-    event = next(e for e in await _events(client, staff, action="denied") if e["request_id"] == "aim-list")
+    event = next(
+        e for e in await _events(client, staff, action="denied") if e["request_id"] == "aim-list"
+    )
     assert event["resource_type"] is None
     assert event["resource_id"] is None
     assert event["client_id"] is None
@@ -134,7 +158,9 @@ async def test_a_denied_request_with_odd_bytes_in_its_path_is_still_recorded(
     request_id = f"odd-{uuid.uuid4().hex[:8]}"
     answer = await client.get(f"http://careplan.test{raw}", headers={"X-Request-ID": request_id})
     assert answer.status_code == 401
-    events = [e for e in await _events(client, staff, action="denied") if e["request_id"] == request_id]
+    events = [
+        e for e in await _events(client, staff, action="denied") if e["request_id"] == request_id
+    ]
     assert len(events) == 1
     assert events[0]["path"] == stored
     assert events[0]["resource_type"] in ("client", "session")

@@ -33,7 +33,9 @@ async def test_the_docs_load_only_assets_of_this_host(client: httpx.AsyncClient,
         assert loaded.content, asset
         if asset.endswith(".css"):
             # a stylesheet may pull fonts or images: those must be local (or inline data) too
-            assert not _external([u for u in _CSS_URL.findall(loaded.text) if not u.startswith("data:")])
+            assert not _external(
+                [u for u in _CSS_URL.findall(loaded.text) if not u.startswith("data:")]
+            )
 
 
 async def test_swagger_ui_and_redoc_are_really_there(client: httpx.AsyncClient) -> None:
@@ -41,11 +43,15 @@ async def test_swagger_ui_and_redoc_are_really_there(client: httpx.AsyncClient) 
     assert "swagger-ui-bundle.js" in swagger.text
     assert "SwaggerUIBundle(" in swagger.text
     assert "/openapi.json" in swagger.text
-    bundle = await client.get(re.search(r'src="([^"]*swagger-ui-bundle\.js)"', swagger.text)[1])
+    bundle_src = re.search(r'src="([^"]*swagger-ui-bundle\.js)"', swagger.text)
+    assert bundle_src is not None
+    bundle = await client.get(bundle_src[1])
     assert len(bundle.content) > 500_000  # the whole Swagger UI, not a stub
     redoc = await client.get("/redoc")
     assert 'spec-url="/openapi.json"' in redoc.text
-    script = await client.get(re.search(r'src="([^"]*redoc[^"]*\.js)"', redoc.text)[1])
+    redoc_src = re.search(r'src="([^"]*redoc[^"]*\.js)"', redoc.text)
+    assert redoc_src is not None
+    script = await client.get(redoc_src[1])
     assert len(script.content) > 500_000
 
 

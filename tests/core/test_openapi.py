@@ -123,7 +123,9 @@ def test_every_protected_operation_takes_a_password_token_or_an_api_key(
 ) -> None:
     schemes = document["components"]["securitySchemes"]
     assert schemes["OAuth2PasswordBearer"]["flows"]["password"]["tokenUrl"] == "/v1/auth/token"
-    bearer = [name for name, s in schemes.items() if s["type"] == "http" and s["scheme"] == "bearer"]
+    bearer = [
+        name for name, s in schemes.items() if s["type"] == "http" and s["scheme"] == "bearer"
+    ]
     assert len(bearer) == 1
     protected = 0
     for path, method, operation in operations(document):
