@@ -19,7 +19,6 @@ _FASTAPI_VALIDATION = ("HTTPValidationError", "ValidationError")
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 _DESCRIPTIONS = {
-    400: "The body could not be read (e.g. a form that does not parse)",
     401: "Missing or invalid bearer token",
     403: "The caller's role may not do this",
     404: "No such resource, or one the caller may not see",
@@ -125,9 +124,7 @@ def _statuses_for(path: str, method: str, operation: dict[str, Any]) -> set[int]
         statuses.add(404)
     body = operation.get("requestBody")
     if body is not None:
-        statuses |= {413, 415}
-        if any("form" in media for media in body.get("content", {})):
-            statuses.add(400)
+        statuses |= {413, 415}  # a body that does not parse is 422, never 400
     if method in ("post", "patch", "delete") and operation.get("security"):
         statuses.add(409)  # any write may meet a concurrent one (a unique row, a lock)
     if method == "patch":

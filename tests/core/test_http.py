@@ -267,3 +267,16 @@ def test_cors_origins_come_from_a_comma_separated_setting() -> None:
     listed = Settings(CAREPLAN_CORS_ORIGINS="https://a.example, ,https://b.example/")
     assert listed.cors_origins == ["https://a.example", "https://b.example"]
     assert Settings(CAREPLAN_CORS_ORIGINS="").cors_origins == []
+
+
+@pytest.mark.parametrize("body", [b"\xff\xfe", b"\x80abc", b'{"given_name": "\xe9"}'])
+async def test_a_json_body_that_is_not_utf8_is_422_never_400(
+    client: httpx.AsyncClient, staff: Staff, body: bytes
+) -> None:
+    answer = await client.post(
+        "/v1/clients",
+        content=body,
+        headers={**staff.headers("admin"), "Content-Type": "application/json"},
+    )
+    problem = assert_problem(answer, 422, "validation-error")
+    assert problem["errors"][0]["loc"][0] == "body"
