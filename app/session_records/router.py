@@ -13,7 +13,7 @@ from app.audit.service import AuditAction
 from app.auth.dependencies import actor
 from app.core.concurrency import ExpectedVersion
 from app.core.errors import ValidationFailed, problems
-from app.core.pagination import IncludeArchived, Page, PageOf, page_of
+from app.core.pagination import IncludeArchived, Page, PageOf, QueryTimestamp, page_of
 from app.core.responses import no_content, render
 from app.core.routing import DbSession, TransactionalRoute
 from app.session_records import service
@@ -67,9 +67,9 @@ async def list_sessions(
     therapist_id: uuid.UUID | None = None,
     status: SessionStatus | None = None,
     from_: Annotated[
-        dt.datetime | None, Query(alias="from", description="scheduled_start at or after")
+        QueryTimestamp | None, Query(alias="from", description="scheduled_start at or after")
     ] = None,
-    to: Annotated[dt.datetime | None, Query(description="scheduled_start before")] = None,
+    to: Annotated[QueryTimestamp | None, Query(description="scheduled_start before")] = None,
     include_archived: IncludeArchived = False,
 ) -> Response:
     for name, value in (("from", from_), ("to", to)):
