@@ -18,6 +18,8 @@ from tests.core.problems import assert_problem, error_locs
         ("/v1/audit-events", "updated_since"),
         ("/v1/audit-events", "from"),
         ("/v1/audit-events", "to"),
+        ("/v1/sessions", "from"),
+        ("/v1/sessions", "to"),
     ],
 )
 async def test_a_number_is_not_a_timestamp(
