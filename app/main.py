@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.audit import router as audit_router
 from app.audit.models import AuditEvent
 from app.audit.service import NO_ACTOR, denied_event, take_deferred
+from app.audit.targets import NO_TARGET, target_of
 from app.audit.writer import AuditWriter
 from app.auth import router as auth_router
 from app.auth.dependencies import actor
@@ -23,9 +24,12 @@ from app.care_plans import router as care_plans_router
 from app.clients import router as clients_router
 from app.core.config import Settings
 from app.core.db import create_engine, make_sessionmaker
+from app.core.docs import install_docs
 from app.core.errors import AppError, Forbidden, Hidden, Unauthorized, install_error_handlers
+from app.core.http import ClinicCorsMiddleware, HttpSemanticsMiddleware
 from app.core.middleware import RequestContextMiddleware
 from app.core.observability import Metrics, configure_logging
+from app.core.openapi import install_openapi
 from app.core.routing import CheckedInputRoute
 from app.core.security import Caller, PasswordHashing
 from app.directory import router as directory_router
@@ -90,8 +94,8 @@ def create_app(
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
-        redoc_url="/redoc",
+        docs_url=None,  # served by install_docs, from assets on this host
+        redoc_url=None,
         openapi_url="/openapi.json",
     )
     metrics = Metrics()
@@ -111,7 +115,12 @@ def create_app(
     app.state.after_commit = write_deferred_audit_events
     app.state.error_renderers = {FHIR_PREFIX: operation_outcome_response}
     install_error_handlers(app)
+    if settings.cors_origins:  # innermost of the three: preflights get a request id too
+        app.add_middleware(ClinicCorsMiddleware, origins=settings.cors_origins)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, access_log=settings.access_log)
+    app.add_middleware(HttpSemanticsMiddleware)
+    install_docs(app)
+    install_openapi(app)
 
     app.router.route_class = CheckedInputRoute  # the routes declared on the app itself
     _add_operational_routes(app)
@@ -173,9 +182,19 @@ async def _audit_denied(request: Request, error: AppError) -> None:
     if not isinstance(error, Unauthorized | Forbidden | Hidden):
         return
     caller: Caller | None = getattr(request.state, "caller", None)
-    event: AuditEvent = denied_event(actor(caller) if caller else NO_ACTOR, error.status)
+    who = actor(caller) if caller else NO_ACTOR
+    route_path = getattr(request.scope.get("route"), "path", None)
     try:
         async with request.app.state.sessionmaker() as session:
+            try:
+                target = await target_of(session, route_path, request.path_params)
+            except Exception:
+                logger.warning("could not resolve what a denied request aimed at", exc_info=True)
+                await session.rollback()
+                target = NO_TARGET
+            event: AuditEvent = denied_event(
+                who, error.status, target.resource_type, target.resource_id, target.client_id
+            )
             session.add(event)
             await session.commit()
     except Exception:

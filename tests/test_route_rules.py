@@ -48,6 +48,7 @@ RULES: dict[tuple[str, str], frozenset[object]] = {
     ("GET", "/docs"): PUBLIC,
     ("GET", "/docs/oauth2-redirect"): PUBLIC,
     ("GET", "/redoc"): PUBLIC,
+    ("GET", "/"): PUBLIC,
     ("POST", "/v1/auth/token"): PUBLIC,
     # administration
     ("POST", "/v1/users"): ADMIN,

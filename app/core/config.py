@@ -53,6 +53,7 @@ class Settings(BaseSettings):
         if self.webhook_allow_private is not None:
             return self.webhook_allow_private
         return self.environment != "production"
+    cors_origins_setting: str = Field(default="", alias="CAREPLAN_CORS_ORIGINS")
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
@@ -61,3 +62,8 @@ class Settings(BaseSettings):
         if self.environment == "production" and len(self.secret_key) < 32:
             raise ValueError("CAREPLAN_SECRET_KEY must be at least 32 characters in production")
         return self
+
+    @property
+    def cors_origins(self) -> list[str]:
+        """The browser origins allowed to call the API (comma-separated); none by default."""
+        return [o.strip().rstrip("/") for o in self.cors_origins_setting.split(",") if o.strip()]

@@ -243,6 +243,10 @@ def to_app_error(exc: BaseException) -> AppError:
     if isinstance(exc, RequestValidationError):
         return validation_problem(exc.errors())
     if isinstance(exc, StarletteHTTPException):
+        if exc.status_code == 400:
+            # FastAPI's "error parsing the body" (e.g. bytes that are not UTF-8): a body that
+            # does not parse is 422, like JSON that does not
+            return ValidationFailed.field(["body"], f"the body could not be read: {exc.detail}")
         cls = _HTTP_STATUS_ERRORS.get(exc.status_code)
         if cls is not None:
             error = cls()
