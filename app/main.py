@@ -20,10 +20,12 @@ from app.auth.service import LoginThrottle
 from app.care_plans import router as care_plans_router
 from app.clients import router as clients_router
 from app.core.config import Settings
+from app.core.context import parse_trusted_proxies
 from app.core.db import create_engine, make_sessionmaker
 from app.core.errors import AppError, Forbidden, Hidden, Unauthorized, install_error_handlers
 from app.core.middleware import RequestContextMiddleware
 from app.core.observability import Metrics, configure_logging
+from app.core.secret_key import signing_key
 from app.core.security import Caller, PasswordHashing
 from app.directory import router as directory_router
 from app.fhir import router as fhir_router
@@ -81,10 +83,16 @@ def create_app(
     app.state.password_hashing = PasswordHashing(
         settings.argon2_time_cost, settings.argon2_memory_kib
     )
-    app.state.login_throttle = LoginThrottle()
+    app.state.secret_key = signing_key(settings)
+    app.state.login_throttle = LoginThrottle(sessionmaker)
     app.state.on_error = _audit_denied
     install_error_handlers(app)
-    app.add_middleware(RequestContextMiddleware, metrics=metrics, access_log=settings.access_log)
+    app.add_middleware(
+        RequestContextMiddleware,
+        metrics=metrics,
+        access_log=settings.access_log,
+        trusted_proxies=parse_trusted_proxies(settings.trusted_proxies),
+    )
 
     _add_operational_routes(app)
     # The routes are added to the app itself rather than through include_router, so that

@@ -108,6 +108,8 @@ async def service_request_for_caller(
     referrer = _referrer_id(caller)
     if referrer is not None and referral.referring_professional_id != referrer:
         raise Hidden("No such ServiceRequest")
+    if referral.client_id is None:  # no Patient to be the subject until the clinic links one
+        raise NotFound("No such ServiceRequest")
     await _require_client(db, caller, referral.client_id, "ServiceRequest")
     return referral
 
