@@ -32,6 +32,7 @@ from app.core.config import Settings
 from app.core.db import async_database_url, create_engine, make_sessionmaker
 from app.core.errors import AppError, ValidationFailed
 from app.core.observability import configure_logging
+from app.core.secret_key import SecretKeyError, signing_key
 from app.core.security import PasswordHashing, Role
 
 T = TypeVar("T")
@@ -203,6 +204,10 @@ def serve(
     """Bring the database schema to head, then serve the API."""
     settings = _load_settings()
     configure_logging(settings.log_level)
+    try:
+        signing_key(settings)  # made (or refused) once here, before the workers read it
+    except SecretKeyError as error:
+        _fail(str(error), EXIT_BAD_INPUT)
     _migrate(command.upgrade, settings.database_url, "head", own_logging=False)
     uvicorn.run(
         "app.main:app_factory",
@@ -213,6 +218,8 @@ def serve(
         access_log=False,  # the app writes its own JSON access log
         log_config=None,  # and configures logging itself
         server_header=False,
+        # X-Forwarded-For is the app's to judge (CAREPLAN_TRUSTED_PROXIES), never uvicorn's
+        proxy_headers=False,
         # a worker answers the supervisor's pings only once it has imported the app, which can
         # take several seconds on a busy machine: a short timeout would kill it while it starts
         timeout_worker_healthcheck=30,
