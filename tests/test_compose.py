@@ -168,6 +168,8 @@ def test_api_serves_on_all_interfaces_with_several_workers(
     assert served["host"] == "0.0.0.0"
     assert served["workers"] >= 2
     assert served["access_log"] is False
+    # X-Forwarded-For is judged by the app (CAREPLAN_TRUSTED_PROXIES), not rewritten by uvicorn
+    assert served["proxy_headers"] is False
     assert f"{served['port']}:{served['port']}" in [str(p) for p in api["ports"]]
 
 
