@@ -110,6 +110,8 @@ async def service_request_for_caller(
         raise Hidden("No such ServiceRequest")
     if referral.client_id is None:  # no Patient to be the subject until the clinic links one
         raise NotFound("No such ServiceRequest")
+    if referrer is not None and referral.status not in ("accepted", "completed"):
+        raise Hidden("No such ServiceRequest")  # open to its referrer once the clinic accepts
     await _require_client(db, caller, referral.client_id, "ServiceRequest")
     return referral
 
