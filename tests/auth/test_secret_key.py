@@ -238,3 +238,9 @@ async def test_tokens_signed_with_another_key_are_refused(
         headers = {"Authorization": f"Bearer {token}"}
         assert (await a.get("/v1/users", headers=headers)).status_code == 200
         assert_problem(await b.get("/v1/users", headers=headers), 401, "unauthorized")
+
+
+@pytest.mark.parametrize("blank", ["", "   "])
+def test_a_blank_environment_key_is_refused_not_used(blank: str) -> None:
+    with pytest.raises(ValidationError, match="CAREPLAN_SECRET_KEY is empty"):
+        settings_without_key("sqlite:///clinic.db", CAREPLAN_SECRET_KEY=blank)
