@@ -10,6 +10,7 @@ import asyncio
 import logging
 import os
 import shutil
+import signal
 import tempfile
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -36,7 +37,9 @@ from app.core.config import Settings
 from app.core.db import async_database_url, create_engine, make_sessionmaker
 from app.core.errors import AppError, ValidationFailed
 from app.core.observability import MULTIPROCESS_DIR_ENV, configure_logging
+from app.core.secret_key import SecretKeyError, signing_key
 from app.core.security import PasswordHashing, Role
+from app.events.worker import DeliveryPolicy, DeliveryWorker
 
 T = TypeVar("T")
 
@@ -207,6 +210,10 @@ def serve(
     """Bring the database schema to head, then serve the API."""
     settings = _load_settings()
     configure_logging(settings.log_level)
+    try:
+        signing_key(settings)  # made (or refused) once here, before the workers read it
+    except SecretKeyError as error:
+        _fail(str(error), EXIT_BAD_INPUT)
     _migrate(command.upgrade, settings.database_url, "head", own_logging=False)
     with _shared_metrics(workers):
         _run_server(host, port, workers)
@@ -244,6 +251,8 @@ def _run_server(host: str, port: int, workers: int) -> None:
         access_log=False,  # the app writes its own JSON access log
         log_config=None,  # and configures logging itself
         server_header=False,
+        # X-Forwarded-For is the app's to judge (CAREPLAN_TRUSTED_PROXIES), never uvicorn's
+        proxy_headers=False,
         # a worker answers the supervisor's pings only once it has imported the app, which can
         # take several seconds on a busy machine: a short timeout would kill it while it starts
         timeout_worker_healthcheck=30,
@@ -360,3 +369,44 @@ def create_api_key(
     typer.echo(f"Created API key {key_id} ({data.name!r}, role {data.role.value}).")
     typer.echo("Store the key now: it is shown only this once.")
     typer.echo(key)
+
+
+# --- worker --------------------------------------------------------------------------------
+
+
+@cli.command()
+def worker() -> None:
+    """Deliver webhooks alone (`serve` delivers them too); several may run at once."""
+    settings = _load_settings()
+    configure_logging(settings.log_level)
+
+    async def check() -> None:
+        # a clear message now rather than a log line a second for ever
+        await DeliveryWorker(make_sessionmaker(engine), policy).purge()
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for number in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(number, stop.set)
+        delivery = DeliveryWorker(make_sessionmaker(engine), policy)
+        try:
+            await delivery.run(stop)
+        finally:
+            await delivery.close()
+
+    async def main() -> None:
+        try:
+            try:
+                await check()
+            except (SQLAlchemyError, OSError) as error:
+                await asyncio.sleep(SQLITE_THREAD_GRACE_S)
+                _database_failure(settings.database_url, error, migrating=False)
+            typer.echo("Delivering webhooks; stop with Ctrl-C")
+            await run()
+        finally:
+            await engine.dispose()
+
+    policy = DeliveryPolicy.from_settings(settings)
+    engine = create_engine(settings.database_url, pool_size=2)
+    asyncio.run(main())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.audit import router as audit_router
 from app.audit.models import AuditEvent
 from app.audit.service import NO_ACTOR, denied_event, take_deferred
+from app.audit.targets import NO_TARGET, target_of
 from app.audit.writer import AuditWriter
 from app.auth import router as auth_router
 from app.auth.dependencies import actor
@@ -21,14 +23,23 @@ from app.auth.service import LoginThrottle
 from app.care_plans import router as care_plans_router
 from app.clients import router as clients_router
 from app.core.config import Settings
+from app.core.context import parse_trusted_proxies
 from app.core.db import create_engine, make_sessionmaker
+from app.core.docs import install_docs
 from app.core.errors import AppError, Forbidden, Hidden, Unauthorized, install_error_handlers
+from app.core.http import ClinicCorsMiddleware, HttpSemanticsMiddleware
 from app.core.middleware import RequestContextMiddleware
 from app.core.observability import Metrics, configure_logging
+from app.core.openapi import install_openapi
 from app.core.routing import CheckedInputRoute
+from app.core.secret_key import signing_key
 from app.core.security import Caller, PasswordHashing
 from app.directory import router as directory_router
+from app.events import router as events_router
+from app.events.worker import DeliveryPolicy, DeliveryWorker
 from app.fhir import router as fhir_router
+from app.fhir.errors import PREFIX as FHIR_PREFIX
+from app.fhir.errors import operation_outcome_response
 from app.referrals import router as referrals_router
 from app.session_records import router as session_records_router
 from app.summaries import router as summaries_router
@@ -65,7 +76,17 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # webhook delivery in-process, one worker per server process (claims use SKIP LOCKED)
+        stop = asyncio.Event()
+        delivery: asyncio.Task[None] | None = None
+        if settings.delivery_worker:
+            worker = DeliveryWorker(sessionmaker, DeliveryPolicy.from_settings(settings))
+            delivery = asyncio.create_task(worker.run(stop))
         yield
+        if delivery is not None:
+            stop.set()
+            await delivery
+            await worker.close()
         await audit_writer.drain()
         if engine is not None:
             await engine.dispose()
@@ -75,8 +96,8 @@ def create_app(
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
-        redoc_url="/redoc",
+        docs_url=None,  # served by install_docs, from assets on this host
+        redoc_url=None,
         openapi_url="/openapi.json",
     )
     metrics = Metrics()
@@ -86,7 +107,8 @@ def create_app(
     app.state.password_hashing = PasswordHashing(
         settings.argon2_time_cost, settings.argon2_memory_kib
     )
-    app.state.login_throttle = LoginThrottle()
+    app.state.secret_key = signing_key(settings)
+    app.state.login_throttle = LoginThrottle(sessionmaker)
     app.state.on_error = _audit_denied
     app.state.audit_writer = audit_writer
 
@@ -94,8 +116,19 @@ def create_app(
         await audit_writer.write(take_deferred(session))
 
     app.state.after_commit = write_deferred_audit_events
+    app.state.error_renderers = {FHIR_PREFIX: operation_outcome_response}
     install_error_handlers(app)
-    app.add_middleware(RequestContextMiddleware, metrics=metrics, access_log=settings.access_log)
+    if settings.cors_origins:  # innermost of the three: preflights get a request id too
+        app.add_middleware(ClinicCorsMiddleware, origins=settings.cors_origins)
+    app.add_middleware(
+        RequestContextMiddleware,
+        metrics=metrics,
+        access_log=settings.access_log,
+        trusted_proxies=parse_trusted_proxies(settings.trusted_proxies),
+    )
+    app.add_middleware(HttpSemanticsMiddleware)
+    install_docs(app)
+    install_openapi(app)
 
     app.router.route_class = CheckedInputRoute  # the routes declared on the app itself
     _add_operational_routes(app)
@@ -111,6 +144,7 @@ def create_app(
         summaries_router,
         fhir_router,
         audit_router,
+        events_router,
     ):
         app.router.routes.extend(module.router.routes)
     return app
@@ -156,9 +190,19 @@ async def _audit_denied(request: Request, error: AppError) -> None:
     if not isinstance(error, Unauthorized | Forbidden | Hidden):
         return
     caller: Caller | None = getattr(request.state, "caller", None)
-    event: AuditEvent = denied_event(actor(caller) if caller else NO_ACTOR, error.status)
+    who = actor(caller) if caller else NO_ACTOR
+    route_path = getattr(request.scope.get("route"), "path", None)
     try:
         async with request.app.state.sessionmaker() as session:
+            try:
+                target = await target_of(session, route_path, request.path_params)
+            except Exception:
+                logger.warning("could not resolve what a denied request aimed at", exc_info=True)
+                await session.rollback()
+                target = NO_TARGET
+            event: AuditEvent = denied_event(
+                who, error.status, target.resource_type, target.resource_id, target.client_id
+            )
             session.add(event)
             await session.commit()
     except Exception:

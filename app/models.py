@@ -1,11 +1,12 @@
 """Every table of the service, imported in one place for Alembic and the tests."""
 
 from app.audit.models import AuditEvent
-from app.auth.models import ApiKey, User
+from app.auth.models import ApiKey, LoginFailure, User
 from app.care_plans.models import CarePlan, Goal, care_plan_referrals
 from app.clients.models import Client, Consent, Precaution
 from app.core.db import Base
 from app.directory.models import ReferringProfessional, Therapist
+from app.events.models import Event, EventDispatch, Webhook, WebhookAttempt, WebhookDelivery
 from app.referrals.models import Referral
 from app.session_records.models import Addendum, Measurement, SessionRecord
 
@@ -17,7 +18,10 @@ __all__ = [
     "CarePlan",
     "Client",
     "Consent",
+    "Event",
+    "EventDispatch",
     "Goal",
+    "LoginFailure",
     "Measurement",
     "Precaution",
     "Referral",
@@ -25,5 +29,8 @@ __all__ = [
     "SessionRecord",
     "Therapist",
     "User",
+    "Webhook",
+    "WebhookAttempt",
+    "WebhookDelivery",
     "care_plan_referrals",
 ]

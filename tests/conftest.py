@@ -44,6 +44,7 @@ def test_settings(url: str) -> Settings:
         CAREPLAN_ARGON2_TIME_COST=1,
         CAREPLAN_ARGON2_MEMORY_KIB=1024,
         CAREPLAN_ACCESS_LOG=False,
+        CAREPLAN_DELIVERY_WORKER=False,
     )
 
 

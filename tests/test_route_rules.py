@@ -24,6 +24,7 @@ from app.clients.models import Client, Consent, Precaution
 from app.core.config import Settings
 from app.core.security import Role
 from app.directory.models import ReferringProfessional, Therapist
+from app.events.models import Event, Webhook, WebhookDelivery
 from app.main import create_app
 from app.referrals.models import Referral
 from app.session_records.models import Measurement, SessionRecord
@@ -47,6 +48,7 @@ RULES: dict[tuple[str, str], frozenset[object]] = {
     ("GET", "/docs"): PUBLIC,
     ("GET", "/docs/oauth2-redirect"): PUBLIC,
     ("GET", "/redoc"): PUBLIC,
+    ("GET", "/"): PUBLIC,
     ("POST", "/v1/auth/token"): PUBLIC,
     # administration
     ("POST", "/v1/users"): ADMIN,
@@ -115,7 +117,7 @@ RULES: dict[tuple[str, str], frozenset[object]] = {
     ("GET", "/v1/care-plans/{care_plan_id}/summary"): REFERRER_READS,
     ("GET", "/v1/referrals/{referral_id}/summary"): REFERRER_READS,
     # the FHIR facade: the referrer reads the records of clients who share them with it
-    ("GET", "/fhir/R4/metadata"): EVERYONE,
+    ("GET", "/fhir/R4/metadata"): PUBLIC,
     ("GET", "/fhir/R4/Patient/{resource_id}"): EVERYONE,
     ("GET", "/fhir/R4/Practitioner/{resource_id}"): STAFF,
     ("GET", "/fhir/R4/ServiceRequest/{resource_id}"): REFERRER_READS,
@@ -126,6 +128,16 @@ RULES: dict[tuple[str, str], frozenset[object]] = {
     ("GET", "/fhir/R4/CarePlan"): REFERRER_READS,
     ("GET", "/fhir/R4/Encounter"): REFERRER_READS,
     ("GET", "/fhir/R4/Observation"): REFERRER_READS,
+    # events and webhooks
+    ("GET", "/v1/events"): ADMIN,
+    ("POST", "/v1/webhooks"): ADMIN,
+    ("GET", "/v1/webhooks"): ADMIN,
+    ("GET", "/v1/webhooks/{webhook_id}"): ADMIN,
+    ("PATCH", "/v1/webhooks/{webhook_id}"): ADMIN,
+    ("DELETE", "/v1/webhooks/{webhook_id}"): ADMIN,
+    ("GET", "/v1/webhooks/{webhook_id}/deliveries"): ADMIN,
+    ("POST", "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry"): ADMIN,
+    ("GET", "/fhir/R4/Patient"): EVERYONE,
 }
 
 
@@ -177,7 +189,7 @@ async def build_world(maker: async_sessionmaker[AsyncSession], staff: Staff) -> 
             client_id=client.id,
             referring_professional_id=staff.referring_professional_id,
             received_on=dt.date(2030, 1, 1),
-            status="pending",
+            status="accepted",  # a referrer reads what the clinic has accepted, never pending
         )
         plan = CarePlan(
             client_id=client.id,
@@ -222,6 +234,7 @@ async def build_world(maker: async_sessionmaker[AsyncSession], staff: Staff) -> 
             timing="post",
         )
         db.add(measurement)
+        fhir = await build_fhir_rows(db, client, plan, goal, therapist, staff)
         user = User(
             email="someone@clinic.example",
             password_hash="x",
@@ -229,6 +242,22 @@ async def build_world(maker: async_sessionmaker[AsyncSession], staff: Staff) -> 
             role="front_desk",
         )
         db.add(user)
+        webhook = Webhook(
+            url="https://hooks.example.com/",
+            event_types=["client.created"],
+            secret="whsec_" + "A" * 32,
+        )
+        event = Event(type="client.created", resource_type="client", resource_id=client.id, data={})
+        db.add_all([webhook, event])
+        await db.flush()
+        delivery = WebhookDelivery(
+            webhook_id=webhook.id,
+            event_id=event.id,
+            event_type=event.type,
+            deadline_at=dt.datetime(2030, 1, 1, tzinfo=dt.UTC),
+            state="failed",
+        )
+        db.add(delivery)
         await db.commit()
         return World(
             {
@@ -245,8 +274,63 @@ async def build_world(maker: async_sessionmaker[AsyncSession], staff: Staff) -> 
                 "user": user.id,
                 # a key nobody in the test uses, so revoking it locks no one out
                 "key": staff.key_ids[Role.front_desk],
+                "webhook": webhook.id,
+                "delivery": delivery.id,
+                **fhir,
             }
         )
+
+
+async def build_fhir_rows(
+    db: AsyncSession,
+    client: Client,
+    plan: CarePlan,
+    goal: Goal,
+    therapist: Therapist,
+    staff: Staff,
+) -> dict[str, uuid.UUID]:
+    """What a referrer may see through FHIR: an accepted referral of its own linked to the
+    plan, and a signed session of the plan with a measurement (CONTRACT §9)."""
+    referral = Referral(
+        client_id=client.id,
+        referring_professional_id=staff.referring_professional_id,
+        received_on=dt.date(2030, 1, 2),
+        status="accepted",
+    )
+    start = dt.datetime(2030, 2, 8, 9, tzinfo=dt.UTC)
+    session = SessionRecord(
+        client_id=client.id,
+        care_plan_id=plan.id,
+        therapist_id=therapist.id,
+        scheduled_start=start,
+        scheduled_end=start + dt.timedelta(hours=1),
+        duration_minutes=60,
+        session_type="therapeutic",
+        status="completed",
+    )
+    db.add_all([referral, session])
+    await db.flush()
+    await db.execute(
+        care_plan_referrals.insert().values(care_plan_id=plan.id, referral_id=referral.id)
+    )
+    measurement = Measurement(
+        session_id=session.id,
+        client_id=client.id,
+        goal_id=goal.id,
+        position=0,
+        measure="nprs",
+        value=3,
+        timing="post",
+    )
+    db.add(measurement)
+    await db.flush()
+    session.note_status = "signed"
+    session.signed_at = start + dt.timedelta(hours=2)
+    return {
+        "fhir_referral": referral.id,
+        "fhir_session": session.id,
+        "fhir_measurement": measurement.id,
+    }
 
 
 PARAMS = {
@@ -259,15 +343,17 @@ PARAMS = {
     "session_id": "session",
     "user_id": "user",
     "key_id": "key",
+    "webhook_id": "webhook",
+    "delivery_id": "delivery",
 }
 FHIR_TYPES = {
     "Patient": "client",
     "Practitioner": "therapist",
-    "ServiceRequest": "referral",
+    "ServiceRequest": "fhir_referral",
     "CarePlan": "care_plan",
     "Goal": "goal",
-    "Encounter": "session",
-    "Observation": "measurement",
+    "Encounter": "fhir_session",
+    "Observation": "fhir_measurement",
 }
 
 
@@ -288,7 +374,8 @@ def concrete_url(path: str, world: World) -> str:
     url = re.sub(r"\{(\w+)\}", fill, path)
     fhir_search = re.match(r"^/fhir/R4/(\w+)$", path)
     if fhir_search and fhir_search.group(1) in FHIR_TYPES:
-        url += f"?patient={world.ids['client']}"
+        by = "_id" if fhir_search.group(1) == "Patient" else "patient"
+        url += f"?{by}={world.ids['client']}"
     return url
 
 
@@ -321,7 +408,10 @@ async def test_route_answers_each_role_by_the_table(
         assert response.status_code not in (401, 403, 404), (role, response.text)
     else:
         assert response.status_code in (403, 404), (role, response.status_code, response.text)
-        assert response.headers["content-type"] == "application/problem+json"
+        expected = (
+            "application/fhir+json" if path.startswith("/fhir/") else "application/problem+json"
+        )
+        assert response.headers["content-type"] == expected
 
 
 PROTECTED = sorted(key for key, allowed in RULES.items() if allowed != PUBLIC)
@@ -334,4 +424,7 @@ async def test_every_protected_route_needs_a_token(
     url = re.sub(r"\{\w+\}", str(uuid.uuid4()), path)
     response = await client.request(method, url, json={} if method in ("POST", "PATCH") else None)
     assert response.status_code == 401, response.text
-    assert response.json()["type"] == "/problems/unauthorized"
+    if path.startswith("/fhir/"):
+        assert response.json()["issue"][0]["code"] == "login"
+    else:
+        assert response.json()["type"] == "/problems/unauthorized"

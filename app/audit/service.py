@@ -82,7 +82,7 @@ def _event_values(
         "request_id": info.request_id if info else None,
         "ip": info.ip if info else None,
         "method": info.method if info else None,
-        "path": info.path[:500] if info else None,
+        "path": storable_path(info.path) if info else None,
         "status": status,
     }
 
@@ -132,8 +132,29 @@ async def record_each(
         await db.execute(insert(AuditEvent), values)
 
 
-def denied_event(actor: Actor, status: int) -> AuditEvent:
-    return _event(actor, AuditAction.denied, None, None, None, status=status)
+def denied_event(
+    actor: Actor,
+    status: int,
+    resource_type: str | None = None,
+    resource_id: uuid.UUID | None = None,
+    client_id: uuid.UUID | None = None,
+) -> AuditEvent:
+    """A refused request, with the resource and client its path aims at when it names one."""
+    return _event(actor, AuditAction.denied, resource_type, resource_id, client_id, status=status)
+
+
+def storable_path(path: str) -> str:
+    """The path as every database stores it: control characters (NUL among them), unpaired
+    surrogates and other unprintable characters percent-encoded, at most 500 characters."""
+    if path.isprintable():
+        return path[:500]
+    out = []
+    for char in path:
+        if char.isprintable() and not "\ud800" <= char <= "\udfff":
+            out.append(char)
+        else:
+            out.append("".join(f"%{b:02X}" for b in char.encode("utf-8", "surrogatepass")))
+    return "".join(out)[:500]
 
 
 @dataclass(frozen=True, slots=True)

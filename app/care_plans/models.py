@@ -2,12 +2,15 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
-from sqlalchemy import Column, Float, ForeignKey, Index, String, Table, Text, Uuid
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Column, Float, ForeignKey, Index, String, Table, Text, Uuid, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from app.care_plans.schemas import CarePlanRead, GoalRead
 from app.core.db import Archivable, Base, JSONType, Resource
+from app.events.outbox import Change, Emits, read_as
 
 care_plan_referrals = Table(
     "care_plan_referrals",
@@ -18,8 +21,35 @@ care_plan_referrals = Table(
 )
 
 
+def read_care_plans(
+    db: Session, model: type[Any], ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Any]:
+    """Care plans as an admin reads them, with their referral ids (oldest referral first)."""
+    from app.referrals.models import Referral
+
+    link = care_plan_referrals.c
+    links: dict[uuid.UUID, list[uuid.UUID]] = {plan_id: [] for plan_id in ids}
+    for plan_id, referral_id in db.execute(
+        select(link.care_plan_id, link.referral_id)
+        .join(Referral, Referral.id == link.referral_id)
+        .where(link.care_plan_id.in_(ids))
+        .order_by(Referral.created_at, Referral.id)
+    ):
+        links[plan_id].append(referral_id)
+    rows = db.scalars(
+        select(model).where(model.id.in_(ids)).execution_options(populate_existing=True)
+    )
+    return {row.id: CarePlanRead.of(row, links[row.id]).model_dump(mode="json") for row in rows}
+
+
 class CarePlan(Resource, Archivable):
     __tablename__ = "care_plans"
+    __events__: ClassVar[Emits] = Emits(
+        "care_plan",
+        created="care_plan.created",
+        changed=(Change("care_plan.status_changed", fields=frozenset({"status"})),),
+        read=read_care_plans,
+    )
 
     client_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clients.id"))
     primary_therapist_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("therapists.id"))
@@ -44,6 +74,9 @@ class CarePlan(Resource, Archivable):
 
 class Goal(Resource, Archivable):
     __tablename__ = "goals"
+    __events__: ClassVar[Emits] = Emits(
+        "goal", changed=(Change("goal.updated"),), read=read_as(GoalRead.model_validate)
+    )
 
     care_plan_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("care_plans.id"))
     description: Mapped[str] = mapped_column(Text)

@@ -2,16 +2,24 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.clients.schemas import ClientRead
 from app.core.db import Archivable, JSONType, Resource
+from app.events.outbox import Change, Emits, read_as
 
 
 class Client(Resource, Archivable):
     __tablename__ = "clients"
+    __events__: ClassVar[Emits] = Emits(
+        "client",
+        created="client.created",
+        changed=(Change("client.updated"),),
+        read=read_as(ClientRead.model_validate),
+    )
 
     given_name: Mapped[str] = mapped_column(String(100))
     family_name: Mapped[str] = mapped_column(String(100))

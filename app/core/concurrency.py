@@ -45,6 +45,26 @@ def check_version(current: int, expected: int) -> None:
         )
 
 
+def _refuse_null_where_not_null(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """The schema of a `MergePatch` offers `null` only for the fields that `null` clears."""
+    not_null: frozenset[str] = getattr(model, "not_null", frozenset())
+    for name, field in schema.get("properties", {}).items():
+        if name not in not_null:
+            continue
+        for key in ("anyOf", "oneOf"):
+            if key in field:
+                options = [o for o in field[key] if o.get("type") != "null"]
+                if len(options) == 1:
+                    del field[key]
+                    field.update(options[0])
+                else:
+                    field[key] = options
+        if isinstance(field.get("type"), list):
+            field["type"] = [t for t in field["type"] if t != "null"]
+        if field.get("default", ...) is None:
+            del field["default"]
+
+
 class MergePatch(BaseModel):
     """A JSON merge-patch body (RFC 7396): only the fields sent change; `null` clears a field.
 
@@ -53,7 +73,7 @@ class MergePatch(BaseModel):
     (e.g. `emergency_contact`) are replaced whole.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_refuse_null_where_not_null)
     not_null: ClassVar[frozenset[str]] = frozenset()
 
     @model_validator(mode="after")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -142,6 +142,12 @@ class PreconditionRequired(AppError):
     title = "Precondition required"
 
 
+class CursorExpired(AppError):
+    status = 410
+    slug = "cursor-expired"
+    title = "Cursor expired"
+
+
 class PayloadTooLarge(AppError):
     status = 413
     slug = "payload-too-large"
@@ -189,6 +195,22 @@ def problem_response(error: AppError) -> Response:
     )
 
 
+ErrorRenderer = Callable[[AppError], Response]
+
+
+def error_response(error: AppError, scope: Mapping[str, Any]) -> Response:
+    """The error in the format its path speaks: problem+json, unless the app names another
+    renderer for a prefix of the path in `app.state.error_renderers` (e.g. FHIR's
+    OperationOutcome under `/fhir/R4`)."""
+    state = getattr(scope.get("app"), "state", None)
+    renderers: Mapping[str, ErrorRenderer] = getattr(state, "error_renderers", None) or {}
+    path = str(scope.get("path", ""))
+    for prefix, render in renderers.items():
+        if path == prefix or path.startswith(f"{prefix}/"):
+            return render(error)
+    return problem_response(error)
+
+
 _HTTP_STATUS_ERRORS: dict[int, type[AppError]] = {
     401: Unauthorized,
     403: Forbidden,
@@ -221,6 +243,10 @@ def to_app_error(exc: BaseException) -> AppError:
     if isinstance(exc, RequestValidationError):
         return validation_problem(exc.errors())
     if isinstance(exc, StarletteHTTPException):
+        if exc.status_code == 400:
+            # FastAPI's "error parsing the body" (e.g. bytes that are not UTF-8): a body that
+            # does not parse is 422, like JSON that does not
+            return ValidationFailed.field(["body"], f"the body could not be read: {exc.detail}")
         cls = _HTTP_STATUS_ERRORS.get(exc.status_code)
         if cls is not None:
             error = cls()
@@ -262,7 +288,7 @@ async def _handle(request: Request, exc: Exception) -> Response:
     on_error = getattr(request.app.state, "on_error", None)
     if on_error is not None:
         await on_error(request, error)
-    return problem_response(error)
+    return error_response(error, request.scope)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -290,6 +316,7 @@ def problems(
     out = dict(PROBLEM_RESPONSES)
     descriptions = {
         409: "Conflict",
+        410: "Cursor older than the retention period",
         412: "Stale If-Match",
         413: "Body over 1 MiB",
         428: "If-Match missing",

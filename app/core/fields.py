@@ -125,7 +125,8 @@ Name = Annotated[
 PersonName = Annotated[str, StringConstraints(min_length=1, max_length=100), SingleLine]
 Email = Annotated[
     str,
-    StringConstraints(min_length=3, max_length=320, pattern=r"^\s*[^@\s]+@[^@\s]+\.[^@\s]+\s*$"),
+    # no stripping: the pattern in the schema is exactly what the server accepts
+    StringConstraints(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
     SingleLine,
     Field(examples=["sam.lee@clinic.example"]),
 ]

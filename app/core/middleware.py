@@ -12,8 +12,8 @@ from typing import Any
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.context import RequestInfo, request_info_var
-from app.core.errors import InternalError, PayloadTooLarge, problem_response
+from app.core.context import IPNetwork, RequestInfo, client_address, request_info_var
+from app.core.errors import InternalError, PayloadTooLarge, error_response
 from app.core.observability import Metrics
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -33,10 +33,17 @@ class _BodyTooLarge(HTTPException):
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, metrics: Metrics, access_log: bool = True) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        metrics: Metrics,
+        access_log: bool = True,
+        trusted_proxies: tuple[IPNetwork, ...] = (),
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.access_log = access_log
+        self.trusted_proxies = trusted_proxies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -45,7 +52,9 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         request_id = _incoming_request_id(scope) or uuid.uuid4().hex
         client = scope.get("client")
-        client_ip = client[0] if client else None
+        client_ip = client_address(
+            client[0] if client else None, _forwarded_for(scope), self.trusted_proxies
+        )
         info_token = request_info_var.set(
             RequestInfo(request_id, client_ip, scope["method"], scope["path"])
         )
@@ -135,6 +144,11 @@ def _incoming_request_id(scope: Scope) -> str | None:
     return None
 
 
+def _forwarded_for(scope: Scope) -> list[str]:
+    headers = scope["headers"]
+    return [value.decode("latin-1") for name, value in headers if name == b"x-forwarded-for"]
+
+
 def _content_length(scope: Scope) -> int | None:
     for name, value in scope["headers"]:
         if name == b"content-length":
@@ -152,5 +166,5 @@ def _route_template(scope: Scope) -> str:
 
 
 async def _send_problem(error: Any, scope: Scope, receive: Receive, send: Send) -> None:
-    response = problem_response(error)
+    response = error_response(error, scope)
     await response(scope, receive, send)

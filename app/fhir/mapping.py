@@ -18,8 +18,10 @@ Where R4 has no element for something we store, the mapping says so:
 from __future__ import annotations
 
 import datetime as dt
+import math
+import re
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -116,7 +118,7 @@ def measure_concept(measure: str, label: str | None = None) -> dict[str, Any]:
     concept: dict[str, Any] = {}
     if info.loinc is not None:
         concept["coding"] = [{"system": LOINC, "code": info.loinc[0], "display": info.loinc[1]}]
-    concept["text"] = label or info.fhir_text
+    concept["text"] = fhir_string(label or "") or info.fhir_text
     return concept
 
 
@@ -160,15 +162,67 @@ def words(code: str) -> str:
     return code.replace("_", " ").capitalize()
 
 
+# FHIR `string`: no characters below U+0020 but tab, carriage return and line feed (R4 §2.24),
+# and at least one that is not white space. C1 controls and DEL go too: no reader wants them.
+_NOT_IN_STRINGS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_EDGE_SPACE = re.compile(r"^[\s\ufeff]+|[\s\ufeff]+$")
+
+
+def fhir_string(value: str) -> str | None:
+    """`value` as a valid FHIR string: control characters removed, white space trimmed; None
+    when nothing is left. Every string the facade emits passes through here (via `prune`)."""
+    text = _EDGE_SPACE.sub("", _NOT_IN_STRINGS.sub("", value))
+    return text or None
+
+
 def prune(value: Any) -> Any:
-    """Drops nulls, empty strings, empty lists and empty objects, which R4 JSON forbids."""
+    """The one place where a document becomes valid R4 JSON: strings are cleaned (see
+    `fhir_string`), non-finite numbers dropped, and then nulls, empty strings, empty lists and
+    empty objects, which R4 JSON forbids (ele-1), are dropped."""
     if isinstance(value, dict):
         out = {k: prune(v) for k, v in value.items()}
         return {k: v for k, v in out.items() if v not in (None, "", [], {})}
     if isinstance(value, list):
         items = [prune(v) for v in value]
         return [v for v in items if v not in (None, "", [], {})]
+    if isinstance(value, str):
+        return fhir_string(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     return value
+
+
+def drop_references(resource: FhirResource, visible: Set[str]) -> FhirResource:
+    """The resource without the references (`Type/id`) outside `visible`: nothing the facade
+    serves points at a record the reader cannot read (an archived one, or one it may not see)."""
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, dict):
+            target = value.get("reference")
+            if isinstance(target, str) and target not in visible:
+                return None
+            return {k: walk(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        return value
+
+    cleaned: FhirResource = prune(walk(resource))
+    return cleaned
+
+
+def reference_targets(value: Any) -> set[str]:
+    """Every `Type/id` the document refers to."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        target = value.get("reference")
+        if isinstance(target, str):
+            found.add(target)
+        for item in value.values():
+            found |= reference_targets(item)
+    elif isinstance(value, list):
+        for item in value:
+            found |= reference_targets(item)
+    return found
 
 
 def _meta(version: int | None, updated_at: dt.datetime) -> dict[str, str]:
@@ -185,10 +239,35 @@ def _telecom(**systems: str | None) -> list[dict[str, str]]:
 # ---- Patient -----------------------------------------------------------------------------------
 
 
-def patient(client: Client) -> FhirResource:
+# Patient.identifier: the client's id as a URN, the one identifier the clinic keeps
+URI_SYSTEM = "urn:ietf:rfc:3986"
+
+
+def patient_identifier(client_id: uuid.UUID) -> str:
+    return f"urn:uuid:{client_id}"
+
+
+def patient(client: Client, *, name_and_birth_date_only: bool = False) -> FhirResource:
+    """A client; for a referrer (`name_and_birth_date_only`) nothing but its name and birth date."""
+    name = {
+        "use": "official",
+        "text": f"{fhir_string(client.given_name) or ''} {fhir_string(client.family_name) or ''}",
+        "family": client.family_name,
+        "given": [client.given_name],
+    }
+    if name_and_birth_date_only:
+        return prune(  # type: ignore[no-any-return]
+            {
+                "resourceType": "Patient",
+                "id": str(client.id),
+                "meta": _meta(client.version, client.updated_at),
+                "name": [name],
+                "birthDate": date(client.date_of_birth),
+            }
+        )
     contact = client.emergency_contact or {}
     emergency = None
-    if contact.get("name") or contact.get("phone"):
+    if fhir_string(str(contact.get("name") or "")) or fhir_string(str(contact.get("phone") or "")):
         emergency = {
             "relationship": [
                 {
@@ -205,15 +284,9 @@ def patient(client: Client) -> FhirResource:
         "resourceType": "Patient",
         "id": str(client.id),
         "meta": _meta(client.version, client.updated_at),
+        "identifier": [{"system": URI_SYSTEM, "value": patient_identifier(client.id)}],
         "active": client.archived_at is None,
-        "name": [
-            {
-                "use": "official",
-                "text": f"{client.given_name} {client.family_name}",
-                "family": client.family_name,
-                "given": [client.given_name],
-            }
-        ],
+        "name": [name],
         "telecom": _telecom(phone=client.phone, email=client.email),
         "birthDate": date(client.date_of_birth),
         "address": [{"text": client.address}],
@@ -387,7 +460,8 @@ def _schedule(plan: CarePlan) -> dict[str, Any] | None:
     return {"repeat": repeat}
 
 
-def care_plan(source: CarePlanSource) -> FhirResource:
+def care_plan(source: CarePlanSource, *, with_notes: bool = True) -> FhirResource:
+    """A care plan; a referrer reads it without the clinic's notes (`with_notes=False`)."""
     plan = source.plan
     therapist = reference("Practitioner", plan.primary_therapist_id)
     sessions = {
@@ -427,7 +501,7 @@ def care_plan(source: CarePlanSource) -> FhirResource:
         "supportingInfo": references("ServiceRequest", source.referral_ids),
         "goal": references("Goal", source.goal_ids),
         "activity": [sessions, *coordinated],
-        "note": [{"text": plan.notes}],
+        "note": [{"text": plan.notes}] if with_notes else None,
     }
     return prune(resource)  # type: ignore[no-any-return]
 
@@ -473,7 +547,10 @@ def goal(source: GoalSource) -> FhirResource:
             if achievement
             else None
         ),
-        "description": {"text": row.description},
+        # R4 requires a description: a goal whose text is unusable is named by its measure
+        "description": {
+            "text": fhir_string(row.description) or measures.measure_info(row.measure).fhir_text
+        },
         "subject": reference("Patient", source.client_id),
         "target": [
             {
@@ -544,6 +621,30 @@ class ObservationSource:
     measure_label: str | None = None
 
 
+# A measurement row is never changed (a session's measurements are replaced, with new ids),
+# so every Observation is at its first version.
+OBSERVATION_VERSION = 1
+
+# Observation.method says when the value was taken relative to the massage (R4 binds `method`
+# to an example value set only, so a code system of our own is valid): machine-readable codes
+# of MEASUREMENT_TIMING, with a display and a text for people.
+MEASUREMENT_TIMING = "https://careplan.example/fhir/CodeSystem/measurement-timing"
+TIMING_CODES: dict[str, tuple[str, str]] = {
+    "pre": ("pre-treatment", "Before treatment"),
+    "post": ("post-treatment", "After treatment"),
+}
+
+
+def timing_concept(timing: str) -> dict[str, Any] | None:
+    code = TIMING_CODES.get(timing)
+    if code is None:
+        return None
+    return {
+        "coding": [{"system": MEASUREMENT_TIMING, "code": code[0], "display": code[1]}],
+        "text": code[1],
+    }
+
+
 def observation(source: ObservationSource) -> FhirResource:
     row = source.measurement
     category_code = measures.measure_info(row.measure).observation_category
@@ -565,7 +666,7 @@ def observation(source: ObservationSource) -> FhirResource:
     resource = {
         "resourceType": "Observation",
         "id": str(row.id),
-        "meta": _meta(None, row.created_at),
+        "meta": _meta(OBSERVATION_VERSION, row.created_at),
         "status": "final",
         "category": category,
         "code": measure_concept(row.measure, source.measure_label),
@@ -573,6 +674,7 @@ def observation(source: ObservationSource) -> FhirResource:
         "focus": [reference("Goal", row.goal_id)],
         "encounter": reference("Encounter", row.session_id),
         "effectiveDateTime": instant(effective),
+        "method": timing_concept(row.timing),
         "issued": instant(row.created_at),
         "performer": [reference("Practitioner", source.therapist_id)],
         "valueQuantity": measure_quantity(row.measure, row.value, row.unit),
@@ -611,37 +713,114 @@ def searchset(
     return bundle
 
 
-READ_ONLY = ("Patient", "Practitioner", "ServiceRequest", "Goal")
-SEARCHABLE = ("CarePlan", "Encounter", "Observation")
-UNVERSIONED = frozenset({"Observation"})
-CAPABILITY_DATE = "2026-11-27"
+# ---- what the facade supports: the CapabilityStatement says exactly this -----------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SearchParam:
+    name: str
+    type: str
+    definition: str
+    documentation: str
+
+
+_SP = "http://hl7.org/fhir/SearchParameter"
+ID_PARAM = SearchParam(
+    "_id", "token", f"{_SP}/Resource-id", "One logical id, or several separated by commas"
+)
+PATIENT_PARAM = SearchParam(
+    "patient",
+    "reference",
+    f"{_SP}/clinical-patient",
+    "`Patient/<id>` or the bare id of the patient",
+)
+SEARCH_PARAMS: dict[str, tuple[SearchParam, ...]] = {
+    "Patient": (
+        SearchParam(
+            "name",
+            "string",
+            f"{_SP}/Patient-name",
+            "Case-insensitive start of the given name, the family name or the whole name",
+        ),
+        SearchParam(
+            "birthdate",
+            "date",
+            f"{_SP}/individual-birthdate",
+            "A date (YYYY, YYYY-MM or YYYY-MM-DD) with an optional prefix eq, ne, gt, lt, ge "
+            "or le; repeat the parameter for a range",
+        ),
+        SearchParam(
+            "identifier",
+            "token",
+            f"{_SP}/Patient-identifier",
+            f"`[{URI_SYSTEM}|]urn:uuid:<id>`: the identifier every Patient carries",
+        ),
+        ID_PARAM,
+    ),
+    "CarePlan": (PATIENT_PARAM, ID_PARAM),
+    "Encounter": (PATIENT_PARAM, ID_PARAM),
+    "Observation": (PATIENT_PARAM, ID_PARAM),
+}
+SEARCH_ORDER: dict[str, str] = {
+    "Patient": "oldest record first",
+    "CarePlan": "oldest plan first",
+    "Encounter": "by start (`period.start`), earliest first",
+    "Observation": "by `effectiveDateTime`, earliest first",
+}
+READ_TYPES = (
+    "CarePlan",
+    "Encounter",
+    "Goal",
+    "Observation",
+    "Patient",
+    "Practitioner",
+    "ServiceRequest",
+)
+MAX_COUNT = 200
+DEFAULT_COUNT = 50
+CAPABILITY_DATE = "2026-12-01"
 
 
 def capability_statement(base_url: str, software_version: str, publisher: str) -> FhirResource:
     resources: list[dict[str, Any]] = []
-    for resource_type in sorted(READ_ONLY + SEARCHABLE):
+    for resource_type in READ_TYPES:
         entry: dict[str, Any] = {
             "type": resource_type,
             "profile": f"http://hl7.org/fhir/StructureDefinition/{resource_type}",
-            "interaction": [{"code": "read"}],
-            "versioning": "no-version" if resource_type in UNVERSIONED else "versioned",
+            "interaction": [
+                {
+                    "code": "read",
+                    "documentation": 'Also HEAD. The answer carries `ETag: W/"<versionId>"` '
+                    "and `Last-Modified`.",
+                }
+            ],
+            "versioning": "versioned",
             "readHistory": False,
+            "updateCreate": False,
+            "conditionalRead": "not-supported",
         }
-        if resource_type in SEARCHABLE:
+        params = SEARCH_PARAMS.get(resource_type)
+        if params is not None:
             entry["interaction"].append(
                 {
                     "code": "search-type",
-                    "documentation": "`patient` is required; `_count` (0-200, default 50) "
-                    "sets the page size; follow the `next` link for the following page.",
+                    "documentation": "GET or HEAD; a searchset Bundle, "
+                    f"{SEARCH_ORDER[resource_type]}. "
+                    f"`_count` (0-{MAX_COUNT}, default {DEFAULT_COUNT}) sets the page size and "
+                    "the Bundle's `next` link gives the following page; `_summary=count` "
+                    "returns the total alone; `_format` may ask for JSON only (XML: 406). Any "
+                    "other parameter (or modifier) is refused with 400, unless the request "
+                    "sends `Prefer: handling=lenient`, which ignores it.",
                 }
             )
             entry["searchParam"] = [
                 {
-                    "name": "patient",
-                    "definition": "http://hl7.org/fhir/SearchParameter/clinical-patient",
-                    "type": "reference",
-                    "documentation": "`Patient/<id>` or the bare id of the patient",
+                    "name": param.name,
+                    "definition": param.definition,
+                    "type": param.type,
+                    "documentation": param.documentation,
                 }
+                for param in params
             ]
         resources.append(entry)
     return {
@@ -663,9 +842,12 @@ def capability_statement(base_url: str, software_version: str, publisher: str) -
         "rest": [
             {
                 "mode": "server",
-                "documentation": "Read-only. Every interaction, this CapabilityStatement "
-                "included, needs `Authorization: Bearer <token>`; the caller's role decides "
-                "what it may read, and a resource it may not see answers 404.",
+                "documentation": "Read-only. Every interaction but this CapabilityStatement "
+                "needs `Authorization: Bearer <token>`; the caller's role decides what it may "
+                "read, and a resource it may not see answers 404. Errors are OperationOutcomes. "
+                "Observation.method tells a value taken before the treatment "
+                f"(`{MEASUREMENT_TIMING}|pre-treatment`) from one taken after it "
+                "(`post-treatment`).",
                 "security": {
                     "service": [
                         {

@@ -2,18 +2,34 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.db import Archivable, Base, JSONType, Resource, utcnow
+from app.events.outbox import Change, Emits, read_as
+from app.session_records.schemas import SessionRead
+
+# a session is read with its measurements and addenda, as the API returns it
+read_sessions = read_as(SessionRead.of, "measurements", "addenda")
 
 
 class SessionRecord(Resource, Archivable):
     """One massage session: its booking, its clinical note, and its signature."""
 
     __tablename__ = "session_records"
+    # the first matching change names the event: signing, then completing, then any other
+    __events__: ClassVar[Emits] = Emits(
+        "session",
+        created="session.created",
+        changed=(
+            Change("session.signed", to={"note_status": "signed"}),
+            Change("session.completed", to={"status": "completed"}),
+            Change("session.updated"),
+        ),
+        read=read_sessions,
+    )
 
     client_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clients.id"))
     care_plan_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("care_plans.id"))
@@ -83,6 +99,14 @@ class Addendum(Base):
     """A correction appended to a signed note: never changed, never deleted."""
 
     __tablename__ = "addenda"
+    # an addendum is a change of its session: the event carries the session, addenda included
+    __events__: ClassVar[Emits] = Emits(
+        "session",
+        created="session.addendum_added",
+        resource_id="session_id",
+        resource_model=SessionRecord,
+        read=read_sessions,
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("session_records.id"))

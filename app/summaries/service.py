@@ -565,8 +565,9 @@ async def _context(
     return PlanContext(therapists, referrals, precautions, signers, addenda)
 
 
-async def _client(db: AsyncSession, client_id: uuid.UUID) -> Client:
-    client = await db.get(Client, client_id)
+async def _client(db: AsyncSession, client_id: uuid.UUID | None) -> Client:
+    # a referral without a client has no summary: its dependency answers before this runs
+    client = await db.get(Client, client_id) if client_id is not None else None
     if client is None:  # the foreign key makes this impossible short of a broken database
         raise LookupError(f"client {client_id} of a care plan or referral is missing")
     return client

@@ -209,6 +209,10 @@ async def fhir_clinic(sessionmaker: async_sessionmaker[AsyncSession], staff: Sta
             timing="pre",
         )
         db.add_all([*measurements.values(), other_measurement])
+        await db.flush()
+        # the completed session's note is signed (what a referrer may see of sessions)
+        done.note_status = "signed"
+        done.signed_at = START + dt.timedelta(hours=2)
         await db.commit()
         return FhirClinic(
             staff=staff,

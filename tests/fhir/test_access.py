@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEvent
 from app.auth import service as auth_service
+from app.auth.models import User
 from app.auth.schemas import ApiKeyCreate
 from app.clients.models import Consent
 from app.core.config import Settings
@@ -33,6 +34,7 @@ READ_PATHS = {
     "Observation": "Observation/{measurement}",
 }
 SEARCH_PATHS = {
+    "Patient?": "Patient?_id={client}",
     "CarePlan?": "CarePlan?patient={client}",
     "Encounter?": "Encounter?patient={client}",
     "Observation?": "Observation?patient={client}",
@@ -61,16 +63,33 @@ async def get(client: httpx.AsyncClient, path: str, headers: dict[str, str]) -> 
 # ---- authentication ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", list(ALL_PATHS))
-async def test_every_path_needs_a_token(
+def issue_code(response: httpx.Response) -> str:
+    """The issue code of an OperationOutcome answer, which every FHIR error is."""
+    assert response.headers["content-type"] == "application/fhir+json"
+    outcome = response.json()
+    validate(outcome)
+    assert outcome["resourceType"] == "OperationOutcome"
+    [issue] = outcome["issue"]
+    assert issue["severity"] == "error"
+    return str(issue["code"])
+
+
+@pytest.mark.parametrize("name", [name for name in ALL_PATHS if name != "metadata"])
+async def test_every_path_but_metadata_needs_a_token(
     client: httpx.AsyncClient, fhir_clinic: FhirClinic, name: str
 ) -> None:
     path = url(fhir_clinic, ALL_PATHS[name])
     for headers in ({}, {"Authorization": "Bearer not-a-token"}):
         response = await get(client, path, headers)
         assert response.status_code == 401
-        assert response.headers["content-type"] == "application/problem+json"
-        assert response.json()["type"] == "/problems/unauthorized"
+        assert response.headers["www-authenticate"] == "Bearer"
+        assert issue_code(response) == "login"
+
+
+async def test_metadata_needs_no_token(client: httpx.AsyncClient) -> None:
+    response = await get(client, "/fhir/R4/metadata", {})
+    assert response.status_code == 200
+    assert response.json()["resourceType"] == "CapabilityStatement"
 
 
 # ---- the clinic's staff ------------------------------------------------------------------------
@@ -93,12 +112,12 @@ async def test_the_front_desk_reads_demographics_and_directories_only(
     response = await get(
         client, url(fhir_clinic, ALL_PATHS[name]), fhir_clinic.headers("front_desk")
     )
-    if name in ("metadata", "Patient", "Practitioner"):
+    if name in ("metadata", "Patient", "Practitioner", "Patient?"):
         assert response.status_code == 200, response.text
         validate(response.json())
     else:
         assert response.status_code == 403, response.text
-        assert response.json()["type"] == "/problems/forbidden"
+        assert issue_code(response) == "forbidden"
 
 
 # ---- referrers ---------------------------------------------------------------------------------
@@ -139,10 +158,10 @@ async def test_a_referrer_does_not_see_a_client_who_does_not_share(
         client, url(fhir_clinic, READ_PATHS[name], other=True), fhir_clinic.headers("referrer")
     )
     assert response.status_code == 404, response.text
-    assert response.json()["type"] == "/problems/not-found"
+    assert issue_code(response) == "not-found"
 
 
-@pytest.mark.parametrize("name", list(SEARCH_PATHS))
+@pytest.mark.parametrize("name", [name for name in SEARCH_PATHS if name != "Patient?"])
 async def test_a_referrer_searching_an_unshared_client_finds_nothing(
     client: httpx.AsyncClient, fhir_clinic: FhirClinic, rows: AsyncSession, name: str
 ) -> None:
@@ -160,16 +179,32 @@ async def test_a_referrer_searching_an_unshared_client_finds_nothing(
     assert event.resource_type == f"fhir:{name.rstrip('?')}"
 
 
-async def test_a_referrer_reads_only_itself_of_the_practitioners(
+async def test_a_referrer_finds_only_its_patients(
     client: httpx.AsyncClient, fhir_clinic: FhirClinic
 ) -> None:
+    response = await get(client, "/fhir/R4/Patient", fhir_clinic.headers("referrer"))
+    assert [entry["resource"]["id"] for entry in response.json()["entry"]] == [
+        str(fhir_clinic.client_id)
+    ]
+    staff = await get(client, "/fhir/R4/Patient", fhir_clinic.headers("front_desk"))
+    assert staff.json()["total"] == 2
+
+
+async def test_a_referrer_reads_no_practitioner(
+    client: httpx.AsyncClient, fhir_clinic: FhirClinic
+) -> None:
+    # not in what its summaries disclose (CONTRACT §9), not even its own entry
     headers = fhir_clinic.headers("referrer")
     own = await get(
         client, f"/fhir/R4/Practitioner/{fhir_clinic.referring_professional_id}", headers
     )
-    assert own.status_code == 200
+    assert own.status_code == 404
     therapist = await get(client, f"/fhir/R4/Practitioner/{fhir_clinic.therapist_id}", headers)
     assert therapist.status_code == 404
+    staff = fhir_clinic.headers("admin")
+    for row_id in (fhir_clinic.referring_professional_id, fhir_clinic.therapist_id):
+        response = await get(client, f"/fhir/R4/Practitioner/{row_id}", staff)
+        assert response.status_code == 200
 
 
 async def test_a_referrer_reads_only_its_own_referrals(
@@ -286,10 +321,17 @@ async def test_another_referrer_sees_nothing_of_the_client(
 
 
 async def test_a_referrer_linked_to_no_professional_is_refused(
-    client: httpx.AsyncClient, fhir_clinic: FhirClinic, settings: Settings
+    client: httpx.AsyncClient, fhir_clinic: FhirClinic, settings: Settings, db: AsyncSession
 ) -> None:
-    caller = Caller(actor_type="user", actor_id=uuid.uuid4(), role=Role.referrer)
-    token = issue_access_token(caller, settings.secret_key, 5)
+    # only a direct database write makes such a user: the API requires the link
+    user = User(
+        email="unlinked@referrer.example", password_hash="-", display_name="U", role="referrer"
+    )
+    db.add(user)
+    await db.commit()
+    caller = Caller(actor_type="user", actor_id=user.id, role=Role.referrer)
+    assert settings.secret_key is not None
+    token = issue_access_token(caller, settings.secret_key, 5, generation=0)
     headers = {"Authorization": f"Bearer {token}"}
     for name in [*REFERRER_SEES, *SEARCH_PATHS]:
         path = READ_PATHS.get(name) or SEARCH_PATHS[name]
@@ -300,11 +342,12 @@ async def test_a_referrer_linked_to_no_professional_is_refused(
 # ---- the CapabilityStatement -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("role", list(Role))
+@pytest.mark.parametrize("role", [*Role, None])
 async def test_capability_statement(
-    client: httpx.AsyncClient, fhir_clinic: FhirClinic, role: Role
+    client: httpx.AsyncClient, fhir_clinic: FhirClinic, role: Role | None
 ) -> None:
-    response = await get(client, "/fhir/R4/metadata", fhir_clinic.headers(role))
+    headers = fhir_clinic.headers(role) if role is not None else {}
+    response = await get(client, "/fhir/R4/metadata", headers)
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/fhir+json"
     statement = response.json()
@@ -321,10 +364,17 @@ async def test_capability_statement(
     assert set(by_type) == set(READ_PATHS)
     for resource_type, resource in by_type.items():
         interactions = {item["code"] for item in resource["interaction"]}
-        searchable = resource_type in ("CarePlan", "Encounter", "Observation")
+        searchable = resource_type in ("Patient", "CarePlan", "Encounter", "Observation")
         assert interactions == ({"read", "search-type"} if searchable else {"read"})
         params = [param["name"] for param in resource.get("searchParam", [])]
-        assert params == (["patient"] if searchable else [])
+        expected = {
+            "Patient": ["name", "birthdate", "identifier", "_id"],
+            "CarePlan": ["patient", "_id"],
+            "Encounter": ["patient", "_id"],
+            "Observation": ["patient", "_id"],
+        }
+        assert params == expected.get(resource_type, [])
+        assert resource["versioning"] == "versioned"
 
 
 # ---- the audit trail ---------------------------------------------------------------------------

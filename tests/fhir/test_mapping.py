@@ -18,10 +18,10 @@ from app import measures
 from app.care_plans.models import CarePlan, Goal
 from app.care_plans.schemas import CarePlanStatus, GoalStatus, Measure
 from app.clients.models import Client
-from app.core.errors import ValidationFailed
 from app.directory.models import ReferringProfessional, Therapist
 from app.fhir import mapping
 from app.fhir.dependencies import parse_patient
+from app.fhir.errors import BadRequest
 from app.referrals.models import Referral
 from app.referrals.schemas import ReferralStatus
 from app.session_records.models import Measurement, SessionRecord
@@ -176,7 +176,7 @@ def test_parse_patient(value: str, expected: bool) -> None:
 
 
 def test_parse_patient_refuses_another_resource_type() -> None:
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(BadRequest):
         parse_patient(f"Practitioner/{uuid.uuid4()}")
 
 
@@ -188,7 +188,7 @@ def test_minimal_patient() -> None:
     resource = mapping.patient(client)
     validate(resource)
     assert resource["active"] is False
-    assert set(resource) == {"resourceType", "id", "meta", "active", "name"}
+    assert set(resource) == {"resourceType", "id", "meta", "identifier", "active", "name"}
 
 
 def test_emergency_contact_without_name_or_phone_is_left_out() -> None:

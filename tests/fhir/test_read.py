@@ -18,7 +18,7 @@ from app.core.db import utcnow
 from app.directory.models import Therapist
 from app.referrals.models import Referral
 from app.referrals.schemas import ReferralStatus
-from app.session_records.models import SessionRecord
+from app.session_records.models import Measurement, SessionRecord
 from app.session_records.schemas import SessionStatus
 from tests.fhir.conftest import FhirClinic
 from tests.fhir.validation import validate
@@ -384,7 +384,7 @@ async def test_encounter_status(
     status: str,
     expected: str,
 ) -> None:
-    session_id = fhir_clinic.sessions["completed"]
+    session_id = fhir_clinic.sessions["scheduled"]  # the completed one is signed: it never changes
     await set_status(rows, SessionRecord, session_id, status)
     resource = await read(client, fhir_clinic, f"Encounter/{session_id}")
     assert resource["status"] == expected
@@ -414,8 +414,8 @@ async def test_unknown_ids_are_404(
         f"/fhir/R4/{resource_type}/{resource_id}", headers=fhir_clinic.headers("admin")
     )
     assert response.status_code == 404
-    assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["type"] == "/problems/not-found"
+    assert response.headers["content-type"] == "application/fhir+json"
+    assert response.json()["issue"][0]["code"] == "not-found"
 
 
 async def test_ids_of_another_type_are_404(
@@ -441,7 +441,19 @@ async def test_archived_rows_are_404(
     plan = await rows.get(CarePlan, fhir_clinic.plan_id)
     person = await rows.get(Client, fhir_clinic.client_id)
     therapist = await rows.get(Therapist, fhir_clinic.therapist_id)
-    session = await rows.get(SessionRecord, fhir_clinic.sessions["completed"])
+    # a signed session never changes, so the archived session is the cancelled one
+    session = await rows.get(SessionRecord, fhir_clinic.sessions["cancelled"])
+    assert session
+    measured = Measurement(
+        session_id=session.id,
+        client_id=session.client_id,
+        position=0,
+        measure="nprs",
+        value=5,
+        timing="pre",
+    )
+    rows.add(measured)
+    await rows.flush()
     referral = await rows.get(Referral, fhir_clinic.referral_id)
     assert plan
     assert person
@@ -457,8 +469,10 @@ async def test_archived_rows_are_404(
         f"Goal/{fhir_clinic.pain_goal_id}",  # its plan is archived
         f"Patient/{fhir_clinic.client_id}",
         f"Practitioner/{fhir_clinic.therapist_id}",
-        f"Encounter/{fhir_clinic.sessions['completed']}",
-        f"Observation/{fhir_clinic.measurements['pain_pre']}",  # its session is archived
+        f"Encounter/{fhir_clinic.sessions['cancelled']}",
+        f"Observation/{measured.id}",  # its session is archived
+        f"Encounter/{fhir_clinic.sessions['completed']}",  # its patient is archived
+        f"Observation/{fhir_clinic.measurements['pain_pre']}",  # its patient is archived
         f"ServiceRequest/{fhir_clinic.referral_id}",
     ):
         assert (await client.get(f"/fhir/R4/{path}", headers=admin)).status_code == 404, path

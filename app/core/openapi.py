@@ -1,0 +1,217 @@
+"""The OpenAPI document as the server really behaves: one pass over FastAPI's document that
+documents every error as `application/problem+json`, the `If-Match` every `PATCH` needs, the
+statuses the shared machinery can answer on any route, and both ways to authenticate."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from app.core.errors import PROBLEM_MEDIA_TYPE, AppError
+
+PROBLEM_REF = "#/components/schemas/Problem"
+OAUTH2_SCHEME = "OAuth2PasswordBearer"
+API_KEY_SCHEME = "ApiKey"
+_FASTAPI_VALIDATION = ("HTTPValidationError", "ValidationError")
+_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+_DESCRIPTIONS = {
+    401: "Missing or invalid bearer token",
+    403: "The caller's role may not do this",
+    404: "No such resource, or one the caller may not see",
+    409: "Conflict",
+    412: "`If-Match` names another version than the current one: fetch the resource again",
+    413: "Request body over 1 MiB",
+    415: "The body's `Content-Type` is not one this operation reads",
+    422: "Validation error: `errors` lists each field and what is wrong with it",
+    428: "`If-Match` missing: send the `ETag` of the version being changed",
+    429: "Too many attempts: wait `Retry-After` seconds",
+}
+
+
+# what FastAPI and `errors.problems()` say when a route says nothing more precise
+_DEFAULT_DESCRIPTIONS = {
+    None,
+    "",
+    "Problem",
+    "Validation Error",
+    "Validation error",
+    "Conflict",
+    "Stale If-Match",
+    "If-Match missing",
+    "Body over 1 MiB",
+    "Missing or invalid bearer token",
+}
+
+
+def _subclasses(cls: type[AppError]) -> Iterator[type[AppError]]:
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)
+
+
+def conflict_types() -> dict[str, str]:
+    """Every 409 problem the application defines, slug → title (features' errors included)."""
+    found = {sub.slug: sub.title for sub in _subclasses(AppError) if sub.status == 409}
+    return dict(sorted(found.items()))
+
+
+def _problem_response(status: int, description: str | None = None) -> dict[str, Any]:
+    content: dict[str, Any] = {"schema": {"$ref": PROBLEM_REF}}
+    if status == 409:
+        content["examples"] = {
+            slug: {
+                "summary": title,
+                "value": {
+                    "type": f"/problems/{slug}",
+                    "title": title,
+                    "status": 409,
+                    "detail": title,
+                },
+            }
+            for slug, title in conflict_types().items()
+        }
+    return {
+        "description": description or _DESCRIPTIONS.get(status, "Problem"),
+        "content": {PROBLEM_MEDIA_TYPE: content},
+    }
+
+
+def _conflict_description() -> str:
+    slugs = ", ".join(f"`/problems/{slug}`" for slug in conflict_types())
+    return (
+        f"The change conflicts with the resource's state or other records; `type` is one of {slugs}"
+    )
+
+
+def _operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, item in document.get("paths", {}).items():
+        for method in _METHODS:
+            if method in item:
+                yield path, method, item[method]
+
+
+def _require_if_match(operation: dict[str, Any]) -> None:
+    for parameter in operation.get("parameters", []):
+        if parameter.get("in") == "header" and parameter.get("name", "").lower() == "if-match":
+            parameter["required"] = True
+            parameter["schema"] = {
+                "type": "string",
+                "description": parameter.get("description", ""),
+                "examples": ['"3"'],
+            }
+            return
+    operation.setdefault("parameters", []).append(
+        {
+            "name": "If-Match",
+            "in": "header",
+            "required": True,
+            "description": 'The `ETag` of the version being changed, e.g. `"3"`',
+            "schema": {"type": "string"},
+        }
+    )
+
+
+def _statuses_for(path: str, method: str, operation: dict[str, Any]) -> set[int]:
+    """What the shared machinery can answer on this operation, whatever the route does."""
+    statuses = {422} if path.startswith(("/v1/", "/fhir/")) else set()
+    if operation.get("security"):
+        statuses |= {401, 403}
+    if "{" in path:
+        statuses.add(404)
+    body = operation.get("requestBody")
+    if body is not None:
+        statuses |= {413, 415}  # a body that does not parse is 422, never 400
+    if method in ("post", "patch", "delete") and operation.get("security"):
+        statuses.add(409)  # any write may meet a concurrent one (a unique row, a lock)
+    if method == "patch":
+        statuses |= {412, 428}
+    return statuses
+
+
+def _add_links(document: dict[str, Any]) -> None:
+    """OpenAPI links from each create (`POST` answering 201 with the new record's `id`) to the
+    operations on that record, so clients and stateful testers can follow them: `POST /v1/x`
+    and `POST /v1/…/x` lead to `/v1/x/{id}` and what lies below it."""
+    operations = list(_operations(document))
+    for path, method, operation in operations:
+        created = operation.get("responses", {}).get("201")
+        if method != "post" or created is None:
+            continue
+        collection = path.rstrip("/").rsplit("/", 1)[-1]
+        prefix = path.split("/", 2)[1]  # "v1"
+        roots = {f"{path}/{{", f"/{prefix}/{collection}/{{"}
+        links: dict[str, Any] = {}
+        for target, target_method, target_op in operations:
+            root = next((r for r in roots if target.startswith(r)), None)
+            if root is None or "operationId" not in target_op:
+                continue
+            name = target[len(root) :].split("}", 1)[0]
+            parameters: dict[str, str] = {f"path.{name}": "$response.body#/id"}
+            if target_method == "patch":
+                parameters["header.If-Match"] = "$response.header.ETag"
+            links[target_op["operationId"]] = {
+                "operationId": target_op["operationId"],
+                "parameters": parameters,
+            }
+        if links:
+            created["links"] = links
+
+
+def document_as_served(document: dict[str, Any]) -> dict[str, Any]:
+    """Rewrites FastAPI's document in place to say what the server does, and returns it."""
+    components = document.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    for name in _FASTAPI_VALIDATION:
+        schemas.pop(name, None)
+    schemes = components.setdefault("securitySchemes", {})
+    schemes[API_KEY_SCHEME] = {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API key (`cpk_…`) or a user access token, as `Authorization: Bearer`.",
+    }
+    for path, method, operation in _operations(document):
+        security = operation.get("security")
+        if security and not any(API_KEY_SCHEME in entry for entry in security):
+            operation["security"] = [*security, {API_KEY_SCHEME: []}]
+        if method == "patch":
+            _require_if_match(operation)
+        responses: dict[str, Any] = operation.setdefault("responses", {})
+        for status in _statuses_for(path, method, operation):
+            responses.setdefault(str(status), {})
+        for code, response in list(responses.items()):
+            if code == "default" or int(code) >= 400:
+                status = 500 if code == "default" else int(code)
+                keep = response.get("description")
+                generic = keep in _DEFAULT_DESCRIPTIONS
+                description = _conflict_description() if status == 409 and generic else None
+                if not generic and description is None:
+                    description = keep
+                responses[code] = _problem_response(status, description)
+        operation["responses"] = dict(sorted(responses.items()))
+    _add_links(document)
+    return document
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Serve `document_as_served` of FastAPI's document, built once on first request."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_as_served(
+                get_openapi(
+                    title=app.title,
+                    version=app.version,
+                    openapi_version=app.openapi_version,
+                    description=app.description,
+                    routes=app.routes,
+                    tags=app.openapi_tags,
+                    servers=app.servers,
+                )
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
