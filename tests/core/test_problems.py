@@ -12,7 +12,6 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clients.models import Client
-from app.core.middleware import MAX_BODY_BYTES
 from app.core.routing import DbSession, TransactionalRoute
 from tests import factories
 from tests.conftest import Staff
@@ -138,7 +137,7 @@ async def test_database_error_does_not_leak_sql(app: FastAPI, client: httpx.Asyn
 
 
 def _oversized_client_body() -> bytes:
-    padding = "x" * (MAX_BODY_BYTES + 10)
+    padding = "x" * (1_048_576 + 10)  # over 1 MiB
     return f'{{"given_name": "Big", "family_name": "Body", "notes": "{padding}"}}'.encode()
 
 
