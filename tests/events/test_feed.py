@@ -72,13 +72,15 @@ async def test_cursor_older_than_retention_is_410(client: httpx.AsyncClient, sta
     now = utcnow()
     old = await client.get(
         "/v1/events",
-        params={"after": cursor(0, now - dt.timedelta(days=90, hours=1))},
+        params={"after": cursor(0, now - dt.timedelta(days=90, minutes=1))},
         headers=admin,
     )
     assert old.status_code == 410
     assert old.json()["type"] == "/problems/cursor-expired"
     recent = await client.get(
-        "/v1/events", params={"after": cursor(0, now - dt.timedelta(days=89))}, headers=admin
+        "/v1/events",
+        params={"after": cursor(0, now - dt.timedelta(days=89, hours=23, minutes=59))},
+        headers=admin,
     )
     assert recent.status_code == 200
 
