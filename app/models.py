@@ -5,6 +5,7 @@ from app.auth.models import ApiKey, User
 from app.care_plans.models import CarePlan, Goal, care_plan_referrals
 from app.clients.models import Client, Consent, Precaution
 from app.core.db import Base
+from app.core.idempotency import IdempotencyRecord
 from app.directory.models import ReferringProfessional, Therapist
 from app.referrals.models import Referral
 from app.session_records.models import Addendum, Measurement, SessionRecord
@@ -18,6 +19,7 @@ __all__ = [
     "Client",
     "Consent",
     "Goal",
+    "IdempotencyRecord",
     "Measurement",
     "Precaution",
     "Referral",
