@@ -26,6 +26,7 @@ from app.core.middleware import RequestContextMiddleware
 from app.core.observability import Metrics, configure_logging
 from app.core.security import Caller, PasswordHashing
 from app.directory import router as directory_router
+from app.export import router as export_router
 from app.fhir import router as fhir_router
 from app.referrals import router as referrals_router
 from app.session_records import router as session_records_router
@@ -99,6 +100,7 @@ def create_app(
         summaries_router,
         fhir_router,
         audit_router,
+        export_router,
     ):
         app.router.routes.extend(module.router.routes)
     return app
