@@ -10,6 +10,7 @@ import asyncio
 import logging
 import socket
 import sys
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -21,6 +22,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.util.exc import CommandError
 from pydantic import ValidationError
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,19 +37,22 @@ except ImportError:  # pragma: no cover
     )
 
 import app as app_package
+from app import demo as demo_clinic
 from app.audit import service as audit
 from app.audit.service import NO_ACTOR, AuditAction
 from app.auth import service as auth_service
 from app.auth.schemas import ApiKeyCreate, UserCreate
 from app.clients import csv_import
+from app.clients.models import Client
 from app.core.config import Settings
-from app.core.db import async_database_url, create_engine, make_sessionmaker
+from app.core.db import async_database_url, create_engine, make_sessionmaker, utcnow
 from app.core.errors import AppError, ValidationFailed
 from app.core.observability import configure_logging
 from app.core.progress import progress
 from app.core.security import PasswordHashing, Role
 from app.export import files as export_files
 from app.export import service as export_service
+from app.main import create_app
 
 T = TypeVar("T")
 
@@ -476,3 +481,70 @@ def export_folder(
     manifest = _in_transaction(settings, work)
     total = sum(entry["count"] for entry in manifest["files"])
     typer.echo(f"Exported {total} row(s) in {len(manifest['files'])} file(s) to {folder}")
+
+
+# --- demo ----------------------------------------------------------------------------------
+
+
+@cli.command()
+def demo(
+    force: Annotated[
+        bool, typer.Option("--force", help="Add the demo clinic even if clients exist.")
+    ] = False,
+) -> None:
+    """Fill an empty database with a demo clinic and print an admin API key (last line)."""
+    settings = _load_settings()
+    _migrate(command.upgrade, settings.database_url, "head", own_logging=True)
+    started = time.perf_counter()
+
+    async def existing_clients(session: AsyncSession) -> int:
+        return int(await session.scalar(select(func.count()).select_from(Client)) or 0)
+
+    clients = _in_transaction(settings, existing_clients)
+    if clients and not force:
+        _fail(
+            f"the database already holds {clients} client(s); pass --force to add the demo "
+            "clinic anyway",
+            EXIT_BAD_INPUT,
+        )
+
+    async def admin_key(session: AsyncSession) -> str:
+        data = ApiKeyCreate(name="demo admin", role=Role.admin)
+        record, key = await auth_service.create_api_key(session, data, created_by=None)
+        audit.record(session, COMMAND_LINE, AuditAction.create, "api_key", record.id)
+        return key
+
+    key = _in_transaction(settings, admin_key)
+
+    async def build() -> demo_clinic.DemoClinic:
+        app = create_app(settings.model_copy(update={"access_log": False}))
+        async with app.router.lifespan_context(app):
+            steps = 2 + len(demo_clinic.CLIENT_NAMES) + demo_clinic.PLANNED_CLIENTS
+            with progress("demo clinic", steps) as advance:
+                return await demo_clinic.build_demo_clinic(app, key, utcnow().date(), advance)
+
+    try:
+        clinic = asyncio.run(build())
+    except demo_clinic.DemoFailed as error:
+        _fail(f"the demo clinic could not be built: {error}")
+    except (SQLAlchemyError, OSError) as error:
+        _database_failure(settings.database_url, error, migrating=False)
+    elapsed = time.perf_counter() - started
+    base = "http://127.0.0.1:8000"
+    typer.echo(
+        f"Demo clinic ready in {elapsed:.1f} s: {len(clinic.client_ids)} clients, "
+        f"{len(clinic.plan_ids)} care plans, {clinic.sessions} sessions "
+        f"({clinic.signed} signed notes, {clinic.warnings} screening warnings)."
+    )
+    typer.echo("Start the server with `careplan serve`, then open (with the admin key below):")
+    typer.echo(f"  {base}/docs  (Authorize with the key)")
+    typer.echo(
+        f"  {base}/v1/care-plans/{clinic.plan_ids[0]}/summary  (Accept: text/html for the report)"
+    )
+    typer.echo(f"  {base}/fhir/R4/Patient/{clinic.client_ids[0]}")
+    typer.echo(
+        f"Referrer login: {clinic.referrer_email} / {clinic.referrer_password}; "
+        f"referrer API key: {clinic.referrer_key}"
+    )
+    typer.echo("Admin API key (shown this once):")
+    typer.echo(key)
