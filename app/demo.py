@@ -174,6 +174,7 @@ async def _build(api: DemoApi, today: dt.date, advance: Callable[[int], None]) -
         )
     referrers = []
     for name, discipline, organization in REFERRERS:
+        domain = organization.split()[0].lower()
         referrers.append(
             await api.send(
                 "POST",
@@ -182,7 +183,7 @@ async def _build(api: DemoApi, today: dt.date, advance: Callable[[int], None]) -
                     "full_name": name,
                     "discipline": discipline,
                     "organization": organization,
-                    "email": f"{name.split()[-1].lower()}@{organization.split()[0].lower()}.example",
+                    "email": f"{name.split()[-1].lower()}@{domain}.example",
                 },
             )
         )
