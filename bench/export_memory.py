@@ -131,14 +131,25 @@ async def measure(url: str, rows: int, workdir: Path) -> dict[str, float]:
         "CAREPLAN_ACCESS_LOG": "false",
         "CAREPLAN_LOG_LEVEL": "WARNING",
     }
-    key = subprocess.run(
-        [str(CAREPLAN), "admin", "create-api-key", "--name", "bench", "--role", "admin"],
-        env=env, cwd=workdir, capture_output=True, text=True, check=True,
-    ).stdout.strip().splitlines()[-1]
+    key = (
+        subprocess.run(  # noqa: ASYNC221  (a benchmark: nothing else runs meanwhile)
+            [str(CAREPLAN), "admin", "create-api-key", "--name", "bench", "--role", "admin"],
+            env=env,
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     port = _free_port()
-    server = subprocess.Popen(
-        [str(CAREPLAN), "serve", "--port", str(port)], env=env, cwd=workdir,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    server = subprocess.Popen(  # noqa: ASYNC220
+        [str(CAREPLAN), "serve", "--port", str(port)],
+        env=env,
+        cwd=workdir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -196,8 +207,11 @@ async def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             workdir = Path(folder)
             env = {**os.environ, "DATABASE_URL": args.database_url}
-            subprocess.run(
-                [str(CAREPLAN), "db", "upgrade"], env=env, cwd=workdir, check=True,
+            subprocess.run(  # noqa: ASYNC221
+                [str(CAREPLAN), "db", "upgrade"],
+                env=env,
+                cwd=workdir,
+                check=True,
                 capture_output=True,
             )
             for rows in sizes:
@@ -215,8 +229,10 @@ async def main() -> None:
         )
     if len(results) >= 2:
         spread = results[-1]["rss_peak_mib"] - results[0]["rss_peak_mib"]
-        print(f"\npeak RSS at {results[-1]['rows']:,} rows − at {results[0]['rows']:,}: "
-              f"{spread:.1f} MiB")
+        print(
+            f"\npeak RSS at {results[-1]['rows']:,} rows − at {results[0]['rows']:,}: "
+            f"{spread:.1f} MiB"
+        )
 
 
 if __name__ == "__main__":
