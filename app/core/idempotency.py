@@ -1,18 +1,17 @@
 """`Idempotency-Key` on every POST: a retried request gets the first response and creates nothing.
 
-A key belongs to one caller (actor) for 24 hours. Its row is claimed before the work runs:
+A key belongs to one caller (actor) for 24 hours. Its row is claimed before the work runs, in
+a short transaction of its own: the route's last dependency inserts the "in progress" row on the
+request's connection and commits (until then the transaction held only the dependencies' reads),
+so a second request with the same key, even one arriving a microsecond later on another
+connection, meets the unique constraint on (actor, key) and finds the first running (409) or
+finished (its stored response). Using the request's own connection means a keyed request never
+needs a second connection from the pool, so a full pool cannot deadlock on claims.
 
-* On PostgreSQL the "in progress" row is inserted in a short transaction of its own and
-  committed before the handler starts, so a second request with the same key, even one that
-  arrives a microsecond later on another connection, meets the unique constraint on
-  (actor, key) and sees the first as running (409) or finished (the stored response).
-  The response is written into that row in the request's own transaction, so the work and its
-  stored response commit together. When the work fails (an error, a failed commit) the row is
-  deleted again: the key is released and a retry runs the work.
-* On SQLite every transaction starts with BEGIN IMMEDIATE and holds the one write lock until it
-  ends, so two requests cannot overlap at all; a separate transaction would only wait for the
-  request's own lock. The claim rides in the request's transaction there, and a failure rolls
-  it back with the work.
+The work then runs in the request's next transaction, and the response is written into the
+claimed row in that same transaction: the work and its stored response commit together. When
+the work fails (a problem response, a failed commit) the row is deleted again in a transaction
+of its own: the key is released and a retry runs the work.
 
 A claim abandoned by a process that died mid-request is taken over after `ABANDONED_AFTER`.
 Expired keys are deleted whenever a key is claimed.
@@ -95,7 +94,6 @@ class IdempotentReplay(Exception):  # noqa: N818  (a control-flow signal, not an
 @dataclass
 class Claim:
     record_id: uuid.UUID
-    own_transaction: bool
     finished: bool = False
 
 
@@ -210,7 +208,7 @@ async def store_response(db: AsyncSession, claim: Claim, response: Response) -> 
 
 async def release(sessionmaker: async_sessionmaker[AsyncSession], claim: Claim) -> None:
     """Deletes an unfinished claim in a transaction of its own, so a retry runs the work."""
-    if claim.finished or not claim.own_transaction:
+    if claim.finished:
         return
     try:
         async with sessionmaker() as session:

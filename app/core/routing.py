@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request, Response
 from fastapi.dependencies.utils import get_parameterless_sub_dependant
 from fastapi.routing import APIRoute
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import idempotency
 from app.core.db import utcnow
@@ -41,16 +41,14 @@ async def claim_idempotency_key(
         request.method, request.url.path, request.url.query, await request.body()
     )
     db = await get_db(request)
-    actor, now = idempotency.actor_of(caller), utcnow()
-    own_transaction = db.get_bind().dialect.name != "sqlite"  # see app/core/idempotency.py
-    if own_transaction:
-        sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-        async with sessionmaker() as session:
-            record_id = await idempotency.claim_key(session, actor, idempotency_key, digest, now)
-            await session.commit()
-    else:
-        record_id = await idempotency.claim_key(db, actor, idempotency_key, digest, now)
-    request.state.idempotency = idempotency.Claim(record_id, own_transaction)
+    record_id = await idempotency.claim_key(
+        db, idempotency.actor_of(caller), idempotency_key, digest, utcnow()
+    )
+    # The claim commits before the work starts (the transaction so far held only the reads of
+    # the dependencies): from now on a concurrent repeat sees it and gets 409. The work runs in
+    # a new transaction on the same connection; a failure releases the claim.
+    await db.commit()
+    request.state.idempotency = idempotency.Claim(record_id)
 
 
 class TransactionalRoute(APIRoute):

@@ -75,7 +75,7 @@ async def test_a_failed_request_leaves_no_claim(database_url: str) -> None:
 
 async def test_a_repeat_while_the_first_runs_is_409(database_url: str, backend: str) -> None:
     if backend == "sqlite":
-        pytest.skip("SQLite's write lock runs one request at a time: a repeat never overlaps")
+        pytest.skip("the first request is held by a row lock (FOR UPDATE), which SQLite lacks")
     async with live_app(database_url, "idem_running") as live:
         http, admin = live.http, live.admin
         therapist = await http.post("/v1/therapists", json=factories.therapist(), headers=admin)
