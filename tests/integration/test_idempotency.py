@@ -263,3 +263,15 @@ async def test_a_claim_abandoned_by_a_dead_process_is_taken_over(
         assert response.json()["id"] != first.json()["id"]
     else:
         assert_problem(response, 409, "conflict")
+
+
+async def test_every_post_documents_the_header(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    posts = {path: ops["post"] for path, ops in schema["paths"].items() if "post" in ops}
+    assert "/v1/clients" in posts
+    for path, operation in posts.items():
+        headers = {p["name"] for p in operation.get("parameters", []) if p["in"] == "header"}
+        assert "Idempotency-Key" in headers, path
+    gets = [ops["get"] for ops in schema["paths"].values() if "get" in ops]
+    for operation in gets:
+        assert "Idempotency-Key" not in {p["name"] for p in operation.get("parameters", [])}
