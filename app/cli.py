@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 import uvicorn
@@ -37,22 +37,16 @@ except ImportError:  # pragma: no cover
     )
 
 import app as app_package
-from app import demo as demo_clinic
 from app.audit import service as audit
 from app.audit.service import NO_ACTOR, AuditAction
 from app.auth import service as auth_service
 from app.auth.schemas import ApiKeyCreate, UserCreate
-from app.clients import csv_import
-from app.clients.models import Client
 from app.core.config import Settings
 from app.core.db import async_database_url, create_engine, make_sessionmaker, utcnow
 from app.core.errors import AppError, ValidationFailed
 from app.core.observability import configure_logging
 from app.core.progress import progress
 from app.core.security import PasswordHashing, Role
-from app.export import files as export_files
-from app.export import service as export_service
-from app.main import create_app
 
 T = TypeVar("T")
 
@@ -424,6 +418,7 @@ def import_clients(
     """Import clients from CSV: given_name,family_name,date_of_birth,email,phone,address,
     pregnancy_due_date,notes (any order). Every row is checked first; a client already present
     (same names and date of birth) is skipped."""
+    from app.clients import csv_import  # the commands import what they use: `serve` starts fast
     try:
         parsed = csv_import.read_clients_csv(file)
     except csv_import.ImportFileError as error:
@@ -461,6 +456,8 @@ def export_folder(
 ) -> None:
     """Export every row, archived ones included: one NDJSON file per resource type and
     manifest.json with each file's row count and SHA-256."""
+    from app.export import files as export_files
+    from app.export import service as export_service
     try:
         chosen = export_service.parse_resources(resources)
     except ValueError as error:
@@ -473,10 +470,10 @@ def export_folder(
         _fail(f"{folder}: {error.strerror or error}", EXIT_BAD_INPUT)
     settings = _load_settings()
 
-    async def work(session: AsyncSession) -> export_files.Manifest:
+    async def work(session: AsyncSession) -> dict[str, Any]:
         manifest = await export_files.export_to_folder(session, folder, chosen, progress)
         audit.record(session, COMMAND_LINE, AuditAction.export, "export")
-        return manifest
+        return dict(manifest)
 
     manifest = _in_transaction(settings, work)
     total = sum(entry["count"] for entry in manifest["files"])
@@ -493,6 +490,9 @@ def demo(
     ] = False,
 ) -> None:
     """Fill an empty database with a demo clinic and print an admin API key (last line)."""
+    from app import demo as demo_clinic
+    from app.clients.models import Client
+    from app.main import create_app
     settings = _load_settings()
     _migrate(command.upgrade, settings.database_url, "head", own_logging=True)
     started = time.perf_counter()
