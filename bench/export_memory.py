@@ -218,6 +218,13 @@ async def main() -> None:
                 seeded = await fill_to(args.database_url, rows)
                 print(f"{rows} session rows in the table (seeding {seeded:.1f} s)", file=sys.stderr)
                 results.append(await measure(args.database_url, rows, workdir))
+                r = results[-1]
+                print(  # as soon as measured: a long run still leaves its first figures
+                    f"{rows} rows: exported in {r['seconds']:.1f} s, RSS before "
+                    f"{r['rss_before_mib']:.1f} MiB, peak {r['rss_peak_mib']:.1f} MiB",
+                    file=sys.stderr,
+                    flush=True,
+                )
     finally:
         await drop(args.database_url)
     print("| session rows | export s | NDJSON MB | RSS before MiB | peak RSS MiB | peak − before |")
