@@ -362,6 +362,10 @@ NOT_RESOURCES = {
 }
 
 
+# paths that read every client's data at once: one audit event, of this action, for the request
+BULK_READS = {"export": "export"}
+
+
 def kind_of(type_name: str) -> str:
     return FHIR_TYPES.get(type_name, type_name)
 
@@ -374,15 +378,14 @@ def route_kind(route: APIRoute) -> str | None:
     if named is not None:
         return kind_of(named)
     last = last_type(route.path)
-    return None if last in NOT_RESOURCES else kind_of(last)
+    return None if last in NOT_RESOURCES or last in BULK_READS else kind_of(last)
 
 
-async def find_event(w: World, **match: str) -> dict[str, Any]:
-    response = await w.http.get(
-        "/v1/audit-events",
-        params={"client_id": match["client_id"], "limit": 200},
-        headers=w.admin,
-    )
+async def find_event(w: World, **match: str | None) -> dict[str, Any]:
+    params: dict[str, Any] = {"limit": 200, "action": match["action"]}
+    if match.get("client_id") is not None:
+        params["client_id"] = match["client_id"]
+    response = await w.http.get("/v1/audit-events", params=params, headers=w.admin)
     assert response.status_code == 200, response.text
     found = [e for e in response.json()["items"] if all(e[k] == v for k, v in match.items())]
     assert len(found) == 1, (match, response.json()["items"])
@@ -415,7 +418,7 @@ def test_every_route_has_a_factory() -> None:
     missing = set()
     for route in ROUTES:
         for name in (item_type(route.path), last_type(route.path)):
-            if name is None or name in NOT_RESOURCES:
+            if name is None or name in NOT_RESOURCES or name in BULK_READS:
                 continue
             if route.path.endswith(f"/{name}") and item_type(route.path) is not None:
                 continue  # an action on an item (sign, revoke, summary, export ...)
@@ -616,6 +619,22 @@ async def test_every_read_of_client_data_is_audited(world: World, route: APIRout
     assert response.status_code == 200, response.text
     action = "export" if route.path.endswith("/export") else "read"
     event = await find_event(world, request_id=rid, client_id=client_id, action=action)
+    assert event["actor_id"] == str(world.staff.key_ids[Role.admin])
+
+
+def _bulk_read(route: APIRoute) -> bool:
+    return item_type(route.path) is None and last_type(route.path) in BULK_READS
+
+
+@pytest.mark.parametrize("route", routes_with("GET", _bulk_read))
+async def test_every_bulk_read_is_one_audit_event(world: World, route: APIRoute) -> None:
+    await world.one("sessions")  # a client with a plan, a goal and a session to read
+    rid = f"bulk-{uuid.uuid4().hex}"
+    response = await world.http.get(route.path, headers={**world.admin, "X-Request-ID": rid})
+    assert response.status_code == 200, response.text
+    event = await find_event(
+        world, request_id=rid, action=BULK_READS[last_type(route.path)], client_id=None
+    )
     assert event["actor_id"] == str(world.staff.key_ids[Role.admin])
 
 
