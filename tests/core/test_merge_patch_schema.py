@@ -1,0 +1,53 @@
+"""The documented schema of a merge-patch body: `null` is offered only where it clears a field."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from app.core.concurrency import MergePatch, _refuse_null_where_not_null
+
+
+class Patch(MergePatch):
+    not_null = frozenset({"name", "count", "either", "tags"})
+
+    name: str | None = None
+    count: int | None = None
+    either: int | str | None = None
+    tags: list[str] | None = None
+    note: str | None = None  # not in not_null: null clears it
+
+
+def test_not_null_fields_offer_no_null_and_no_null_default() -> None:
+    properties = Patch.model_json_schema()["properties"]
+    assert properties["name"] == {"title": "Name", "type": "string"}
+    assert properties["count"] == {"title": "Count", "type": "integer"}
+    assert properties["either"] == {
+        "title": "Either",
+        "anyOf": [{"type": "integer"}, {"type": "string"}],
+    }
+    assert properties["tags"] == {"title": "Tags", "type": "array", "items": {"type": "string"}}
+
+
+def test_a_clearable_field_keeps_null_and_its_default() -> None:
+    properties = Patch.model_json_schema()["properties"]
+    assert properties["note"] == {
+        "title": "Note",
+        "anyOf": [{"type": "string"}, {"type": "null"}],
+        "default": None,
+    }
+
+
+def test_a_type_list_loses_null_too() -> None:
+    """JSON Schema's other form of a nullable type: a list of types."""
+    schema = {"properties": {"name": {"type": ["string", "null"], "default": None}}}
+    _refuse_null_where_not_null(schema, Patch)
+    assert schema == {"properties": {"name": {"type": ["string"]}}}
+    kept = {"properties": {"note": {"type": ["string", "null"], "default": None}}}
+    _refuse_null_where_not_null(kept, Patch)
+    assert kept == {"properties": {"note": {"type": ["string", "null"], "default": None}}}
+
+
+def test_a_model_without_not_null_changes_nothing() -> None:
+    schema = {"properties": {"name": {"anyOf": [{"type": "string"}, {"type": "null"}]}}}
+    _refuse_null_where_not_null(schema, BaseModel)
+    assert schema == {"properties": {"name": {"anyOf": [{"type": "string"}, {"type": "null"}]}}}
