@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
+
 from pydantic import BaseModel
 
-from app.core.concurrency import MergePatch, _refuse_null_where_not_null
+from app.core.concurrency import MergePatch, _refuse_null_where_not_null, storable
 
 
 class Patch(MergePatch):
@@ -51,3 +54,24 @@ def test_a_model_without_not_null_changes_nothing() -> None:
     schema = {"properties": {"name": {"anyOf": [{"type": "string"}, {"type": "null"}]}}}
     _refuse_null_where_not_null(schema, BaseModel)
     assert schema == {"properties": {"name": {"anyOf": [{"type": "string"}, {"type": "null"}]}}}
+
+
+class Nested(MergePatch):
+    when: dt.date | None = None
+    who: uuid.UUID | None = None
+    ids: list[uuid.UUID] | None = None
+    contact: dict[str, dt.date] | None = None
+
+
+def test_storable_keeps_scalars_as_python_values_and_json_forms_for_lists_and_objects() -> None:
+    who = uuid.UUID("00000000-0000-4000-8000-000000000001")
+    patch = Nested(
+        when=dt.date(2026, 3, 2), who=who, ids=[who], contact={"since": dt.date(2026, 1, 5)}
+    )
+    assert storable(patch) == {
+        "when": dt.date(2026, 3, 2),
+        "who": who,
+        "ids": ["00000000-0000-4000-8000-000000000001"],
+        "contact": {"since": "2026-01-05"},
+    }
+    assert Nested(ids=[who]).changes() == {"ids": ["00000000-0000-4000-8000-000000000001"]}
