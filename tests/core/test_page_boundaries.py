@@ -62,7 +62,7 @@ async def test_rows_of_one_instant_are_ordered_by_id_and_each_walked_once(
     walked: list[str] = []
     cursor: str | None = None
     for _ in range(10):
-        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        params: dict[str, str | int] = {"limit": 2, **({"cursor": cursor} if cursor else {})}
         page = (
             await client.get("/v1/clients", params=params, headers=staff.headers("admin"))
         ).json()
