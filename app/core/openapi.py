@@ -4,6 +4,7 @@ statuses the shared machinery can answer on any route, and both ways to authenti
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -59,9 +60,14 @@ def conflict_types() -> dict[str, str]:
     return dict(sorted(found.items()))
 
 
+_LISTED_TYPE = re.compile(r"`/problems/([a-z-]+)`")
+
+
 def _problem_response(status: int, description: str | None = None) -> dict[str, Any]:
     content: dict[str, Any] = {"schema": {"$ref": PROBLEM_REF}}
     if status == 409:
+        # a route that names its own 409 problems (`problems(conflicts=…)`) shows those alone
+        listed = set(_LISTED_TYPE.findall(description or ""))
         content["examples"] = {
             slug: {
                 "summary": title,
@@ -73,6 +79,7 @@ def _problem_response(status: int, description: str | None = None) -> dict[str, 
                 },
             }
             for slug, title in conflict_types().items()
+            if not listed or slug in listed
         }
     return {
         "description": description or _DESCRIPTIONS.get(status, "Problem"),

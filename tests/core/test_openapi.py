@@ -98,8 +98,11 @@ def test_409_lists_its_problem_types(document: dict[str, Any]) -> None:
         seen += 1
         examples = response["content"][PROBLEM]["examples"]
         types = {e["value"]["type"] for e in examples.values()}
-        assert {"/problems/conflict", "/problems/invalid-transition"} <= types, (method, path)
-        assert {"/problems/contraindicated", "/problems/note-signed"} <= types
+        assert types, (method, path)
+        if not response["description"].startswith("Conflict. "):
+            # a route that does not name its own 409 problems lists every one the app has
+            assert {"/problems/conflict", "/problems/invalid-transition"} <= types, (method, path)
+            assert {"/problems/contraindicated", "/problems/note-signed"} <= types
         assert all(e["value"]["status"] == 409 for e in examples.values())
         for problem_type in types:
             assert f"`{problem_type}`" in response["description"]

@@ -103,7 +103,15 @@ async def test_a_referrer_must_name_the_patient(client: httpx.AsyncClient, staff
         ({**PATIENT, "client_id": "x"}, ["body", "patient", "client_id"]),
         ({**PATIENT, "email": "not-an-email"}, ["body", "patient", "email"]),
     ],
-    ids=["born-later", "born-before-1900", "born-after-2200", "no-family-name", "blank-name", "extra", "bad-email"],
+    ids=[
+        "born-later",
+        "born-before-1900",
+        "born-after-2200",
+        "no-family-name",
+        "blank-name",
+        "extra",
+        "bad-email",
+    ],
 )
 async def test_the_named_patient_is_validated(
     client: httpx.AsyncClient, staff: Staff, patient: dict[str, Any], loc: list[str]
