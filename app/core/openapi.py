@@ -4,7 +4,8 @@ statuses the shared machinery can answer on any route, and both ways to authenti
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI
@@ -161,10 +162,50 @@ def _add_links(document: dict[str, Any]) -> None:
             created["links"] = links
 
 
-def document_as_served(document: dict[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Reference:
+    """What the document says in words beside what the code declares: a description for a
+    schema property (`(schema, property) -> text or None`), one per operation
+    (`"METHOD /path" -> text`), and an example request body per schema name."""
+
+    field_description: Callable[[str, str], str | None] = lambda schema, name: None
+    operations: Mapping[str, str] = field(default_factory=dict)
+    examples: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _describe_fields(schemas: dict[str, Any], reference: Reference) -> None:
+    """Fills in what a property means where its schema says nothing; a `$ref` property's
+    description sits beside the reference (OpenAPI 3.1 allows it)."""
+    for name, schema in schemas.items():
+        for prop, spec in schema.get("properties", {}).items():
+            if spec.get("description"):
+                continue
+            text = reference.field_description(name, prop)
+            if text:
+                spec["description"] = text
+
+
+def _document_operation(
+    path: str, method: str, operation: dict[str, Any], reference: Reference
+) -> None:
+    text = reference.operations.get(f"{method.upper()} {path}")
+    if text and not operation.get("description"):
+        operation["description"] = text
+    for media in operation.get("requestBody", {}).get("content", {}).values():
+        ref = media.get("schema", {}).get("$ref", "")
+        example = reference.examples.get(ref.rsplit("/", 1)[-1])
+        if example is not None and "example" not in media:
+            media["example"] = example
+
+
+def document_as_served(
+    document: dict[str, Any], reference: Reference | None = None
+) -> dict[str, Any]:
     """Rewrites FastAPI's document in place to say what the server does, and returns it."""
+    reference = reference or Reference()
     components = document.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
+    _describe_fields(schemas, reference)
     for name in _FASTAPI_VALIDATION:
         schemas.pop(name, None)
     schemes = components.setdefault("securitySchemes", {})
@@ -174,6 +215,7 @@ def document_as_served(document: dict[str, Any]) -> dict[str, Any]:
         "description": "An API key (`cpk_…`) or a user access token, as `Authorization: Bearer`.",
     }
     for path, method, operation in _operations(document):
+        _document_operation(path, method, operation, reference)
         security = operation.get("security")
         if security and not any(API_KEY_SCHEME in entry for entry in security):
             operation["security"] = [*security, {API_KEY_SCHEME: []}]
@@ -196,7 +238,7 @@ def document_as_served(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
-def install_openapi(app: FastAPI) -> None:
+def install_openapi(app: FastAPI, reference: Reference | None = None) -> None:
     """Serve `document_as_served` of FastAPI's document, built once on first request."""
 
     def openapi() -> dict[str, Any]:
@@ -210,7 +252,8 @@ def install_openapi(app: FastAPI) -> None:
                     routes=app.routes,
                     tags=app.openapi_tags,
                     servers=app.servers,
-                )
+                ),
+                reference,
             )
         return app.openapi_schema
 
