@@ -37,6 +37,7 @@ from app.core.config import Settings
 from app.core.db import async_database_url, create_engine, make_sessionmaker
 from app.core.errors import AppError, ValidationFailed
 from app.core.observability import MULTIPROCESS_DIR_ENV, configure_logging
+from app.core.secret_key import SecretKeyError, signing_key
 from app.core.security import PasswordHashing, Role
 from app.events.worker import DeliveryPolicy, DeliveryWorker
 
@@ -209,6 +210,10 @@ def serve(
     """Bring the database schema to head, then serve the API."""
     settings = _load_settings()
     configure_logging(settings.log_level)
+    try:
+        signing_key(settings)  # made (or refused) once here, before the workers read it
+    except SecretKeyError as error:
+        _fail(str(error), EXIT_BAD_INPUT)
     _migrate(command.upgrade, settings.database_url, "head", own_logging=False)
     with _shared_metrics(workers):
         _run_server(host, port, workers)
@@ -246,6 +251,8 @@ def _run_server(host: str, port: int, workers: int) -> None:
         access_log=False,  # the app writes its own JSON access log
         log_config=None,  # and configures logging itself
         server_header=False,
+        # X-Forwarded-For is the app's to judge (CAREPLAN_TRUSTED_PROXIES), never uvicorn's
+        proxy_headers=False,
         # a worker answers the supervisor's pings only once it has imported the app, which can
         # take several seconds on a busy machine: a short timeout would kill it while it starts
         timeout_worker_healthcheck=30,

@@ -24,6 +24,7 @@ from app.auth.service import LoginThrottle
 from app.care_plans import router as care_plans_router
 from app.clients import router as clients_router
 from app.core.config import Settings
+from app.core.context import parse_trusted_proxies
 from app.core.db import create_engine, make_sessionmaker
 from app.core.docs import install_docs
 from app.core.errors import AppError, Forbidden, Hidden, Unauthorized, install_error_handlers
@@ -32,6 +33,7 @@ from app.core.middleware import RequestContextMiddleware
 from app.core.observability import Metrics, configure_logging
 from app.core.openapi import Reference, install_openapi
 from app.core.routing import CheckedInputRoute
+from app.core.secret_key import signing_key
 from app.core.security import Caller, PasswordHashing
 from app.directory import router as directory_router
 from app.events import router as events_router
@@ -106,7 +108,8 @@ def create_app(
     app.state.password_hashing = PasswordHashing(
         settings.argon2_time_cost, settings.argon2_memory_kib
     )
-    app.state.login_throttle = LoginThrottle()
+    app.state.secret_key = signing_key(settings)
+    app.state.login_throttle = LoginThrottle(sessionmaker)
     app.state.on_error = _audit_denied
     app.state.audit_writer = audit_writer
 
@@ -118,7 +121,12 @@ def create_app(
     install_error_handlers(app)
     if settings.cors_origins:  # innermost of the three: preflights get a request id too
         app.add_middleware(ClinicCorsMiddleware, origins=settings.cors_origins)
-    app.add_middleware(RequestContextMiddleware, metrics=metrics, access_log=settings.access_log)
+    app.add_middleware(
+        RequestContextMiddleware,
+        metrics=metrics,
+        access_log=settings.access_log,
+        trusted_proxies=parse_trusted_proxies(settings.trusted_proxies),
+    )
     app.add_middleware(HttpSemanticsMiddleware)
     install_docs(app)
     install_openapi(

@@ -1,7 +1,7 @@
 """Every table of the service, imported in one place for Alembic and the tests."""
 
 from app.audit.models import AuditEvent
-from app.auth.models import ApiKey, User
+from app.auth.models import ApiKey, LoginFailure, User
 from app.care_plans.models import CarePlan, Goal, care_plan_referrals
 from app.clients.models import Client, Consent, Precaution
 from app.core.db import Base
@@ -21,6 +21,7 @@ __all__ = [
     "Event",
     "EventDispatch",
     "Goal",
+    "LoginFailure",
     "Measurement",
     "Precaution",
     "Referral",

@@ -97,8 +97,15 @@ def launch(argv: list[str], env: dict[str, str], monkeypatch: pytest.MonkeyPatch
     return record
 
 
+PASSWORDS = {
+    "POSTGRES_PASSWORD": "superuser-password-0123",
+    "CAREPLAN_DB_OWNER_PASSWORD": "owner-password-4567",
+    "CAREPLAN_DB_APP_PASSWORD": "app-password-89ab",
+}
+
+
 def container_env(service: dict[str, Any]) -> dict[str, str]:
-    return environment(service, {"CAREPLAN_SECRET_KEY": SECRET})
+    return environment(service, {"CAREPLAN_SECRET_KEY": SECRET, **PASSWORDS})
 
 
 def healthcheck_command(service: dict[str, Any]) -> list[str]:
@@ -168,6 +175,8 @@ def test_api_serves_on_all_interfaces_with_several_workers(
     assert served["host"] == "0.0.0.0"
     assert served["workers"] >= 2
     assert served["access_log"] is False
+    # X-Forwarded-For is judged by the app (CAREPLAN_TRUSTED_PROXIES), not rewritten by uvicorn
+    assert served["proxy_headers"] is False
     assert f"{served['port']}:{served['port']}" in [str(p) for p in api["ports"]]
 
 
@@ -189,6 +198,13 @@ def test_command_lines_that_the_app_does_not_know_are_refused(
     assert launch(["careplan", "db", "upgrade"], weak, monkeypatch).exit_code == 2
 
 
+# who logs in as whom: the migration as the schema's owner, the API as the app role
+LOGINS = {
+    "migrate": ("careplan_owner", "CAREPLAN_DB_OWNER_PASSWORD"),
+    "api": ("careplan_app", "CAREPLAN_DB_APP_PASSWORD"),
+}
+
+
 def test_app_containers_get_production_settings(services: dict[str, Any]) -> None:
     db_env = container_env(services["db"])
     for name in ("migrate", "api"):
@@ -198,8 +214,10 @@ def test_app_containers_get_production_settings(services: dict[str, Any]) -> Non
         url = make_url(env["DATABASE_URL"])
         assert url.get_backend_name() == "postgresql"
         assert (url.host, url.port) == ("db", 5432)
-        assert url.username == db_env["POSTGRES_USER"]
-        assert url.password == db_env["POSTGRES_PASSWORD"]
+        username, password_variable = LOGINS[name]
+        assert url.username == username
+        assert url.username != db_env["POSTGRES_USER"], "never the superuser"
+        assert url.password == PASSWORDS[password_variable] == db_env[password_variable]
         assert url.database == db_env["POSTGRES_DB"]
         settings = Settings.model_validate(env)  # what the container's process will read
         assert settings.environment == "production"
@@ -209,7 +227,18 @@ def test_app_containers_get_production_settings(services: dict[str, Any]) -> Non
 def test_the_secret_key_must_be_given(services: dict[str, Any]) -> None:
     """Compose refuses to start the app without a secret key rather than use a default."""
     with pytest.raises(AssertionError, match="CAREPLAN_SECRET_KEY"):
-        environment(services["api"], {})
+        environment(services["api"], PASSWORDS)
+
+
+@pytest.mark.parametrize("variable", sorted(PASSWORDS))
+def test_database_passwords_have_no_default(services: dict[str, Any], variable: str) -> None:
+    given = {"CAREPLAN_SECRET_KEY": SECRET, **PASSWORDS}
+    given.pop(variable)
+    users = [name for name in ("db", "migrate", "api") if variable in str(services[name])]
+    assert users
+    for name in users:
+        with pytest.raises(AssertionError, match=variable):
+            environment(services[name], given)
 
 
 def dockerfile_instructions() -> list[tuple[str, str]]:

@@ -189,7 +189,7 @@ async def build_world(maker: async_sessionmaker[AsyncSession], staff: Staff) -> 
             client_id=client.id,
             referring_professional_id=staff.referring_professional_id,
             received_on=dt.date(2030, 1, 1),
-            status="pending",
+            status="accepted",  # a referrer reads what the clinic has accepted, never pending
         )
         plan = CarePlan(
             client_id=client.id,

@@ -10,6 +10,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import select
 
 from app.audit.service import Actor
+from app.auth import service
 from app.auth.models import ApiKey
 from app.core.errors import Forbidden, Unauthorized
 from app.core.routing import DbSession
@@ -18,7 +19,7 @@ from app.core.security import (
     Caller,
     Role,
     api_key_digest,
-    caller_from_access_token,
+    read_access_token,
 )
 
 bearer = OAuth2PasswordBearer(
@@ -37,11 +38,21 @@ async def current_caller(
     if token.startswith(API_KEY_PREFIX):
         caller = await _caller_from_api_key(db, token)
     else:
-        caller = caller_from_access_token(token, request.app.state.settings.secret_key)
+        caller = await _caller_from_access_token(db, token, request.app.state.secret_key)
     if caller is None:
         raise Unauthorized("The bearer token is invalid, expired or revoked")
     request.state.caller = caller
     return caller
+
+
+async def _caller_from_access_token(db: DbSession, token: str, secret_key: str) -> Caller | None:
+    """A well-signed, unexpired token of a user whose tokens have not been revoked since."""
+    claims = read_access_token(token, secret_key)
+    if claims is None or not await service.access_token_is_current(
+        db, claims.caller.actor_id, claims.generation
+    ):
+        return None
+    return claims.caller
 
 
 async def _caller_from_api_key(db: DbSession, key: str) -> Caller | None:

@@ -3,10 +3,10 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import Resource
+from app.core.db import Base, Resource
 
 
 class User(Resource):
@@ -21,6 +21,9 @@ class User(Resource):
         ForeignKey("referring_professionals.id")
     )
     active: Mapped[bool] = mapped_column(default=True)
+    # carried by every access token; deactivation, a new password or a new role bumps it, and
+    # a token whose generation is not the user's current one is refused (revocation at once)
+    token_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (Index("ix_users_created_at_id", "created_at", "id"),)
 
@@ -40,3 +43,21 @@ class ApiKey(Resource):
     revoked_at: Mapped[dt.datetime | None]
 
     __table_args__ = (Index("ix_api_keys_created_at_id", "created_at", "id"),)
+
+
+class LoginFailure(Base):
+    """One failed login: which account was tried, from which client address, when. The login
+    throttle counts these in sliding windows (shared by every worker through the database)."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    at: Mapped[dt.datetime]
+    account: Mapped[str] = mapped_column(String(320))
+    address: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (
+        Index("ix_login_failures_account", "account", "at"),
+        Index("ix_login_failures_address", "address", "at"),
+        Index("ix_login_failures_at", "at"),
+    )

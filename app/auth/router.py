@@ -22,6 +22,7 @@ from app.auth.schemas import (
     UserUpdate,
 )
 from app.core.concurrency import ExpectedVersion
+from app.core.context import current_client_ip
 from app.core.errors import Unauthorized, problems
 from app.core.pagination import Page, PageOf, page_of
 from app.core.responses import no_content, render
@@ -44,6 +45,8 @@ Hashing = Annotated[PasswordHashing, Depends(_hashing)]
     response_model=AccessToken,
     tags=["auth"],
     summary="Log in (OAuth2 password flow): username is the email",
+    description="Failed logins are throttled per account and address, per address, and per "
+    "account (429 `rate-limited` with `Retry-After`).",
     responses=problems(429),
 )
 async def login(
@@ -54,15 +57,21 @@ async def login(
 ) -> Response:
     settings = request.app.state.settings
     throttle: service.LoginThrottle = request.app.state.login_throttle
-    throttle.check(form.username)
+    address = current_client_ip()
+    await throttle.check(db, form.username, address)
     user = await service.authenticate(db, form.username, form.password, hashing)
     if user is None:
-        throttle.failed(form.username)
+        await throttle.failed(db, form.username, address)
         raise Unauthorized("Unknown email or wrong password")
-    throttle.succeeded(form.username)
+    await throttle.succeeded(db, form.username, address)
     caller = service.caller_for_user(user)
     audit.record(db, actor(caller), AuditAction.login, "user", user.id)
-    token = issue_access_token(caller, settings.secret_key, settings.access_token_minutes)
+    token = issue_access_token(
+        caller,
+        request.app.state.secret_key,
+        settings.access_token_minutes,
+        generation=user.token_generation,
+    )
     body = AccessToken(access_token=token, expires_in=settings.access_token_minutes * 60)
     return render(body, None, headers={"Cache-Control": "no-store"})
 

@@ -51,11 +51,20 @@ class UserCreate(RoleLinks):
 
 
 class UserUpdate(MergePatch):
-    not_null = frozenset({"display_name", "password", "active"})
+    """A new password, a new role and deactivation end the user's access tokens at once."""
+
+    not_null = frozenset({"display_name", "password", "active", "role"})
 
     display_name: Name | None = None
     password: Password | None = None
     active: StrictBool | None = None
+    role: Role | None = Field(
+        default=None,
+        description="A new role: send the link it needs (therapist_id or "
+        "referring_professional_id); links the new role does not take are cleared",
+    )
+    therapist_id: uuid.UUID | None = None
+    referring_professional_id: uuid.UUID | None = None
 
 
 class UserRead(ReadModel):

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import time
+import datetime as dt
+import ipaddress
+import math
 import uuid
-from collections import deque
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from pydantic import ValidationError
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.auth.models import ApiKey, User
+from app.auth.models import ApiKey, LoginFailure, User
 from app.auth.schemas import ApiKeyCreate, RoleLinks, UserCreate, UserUpdate
 from app.core.concurrency import apply_changes, check_version
 from app.core.db import utcnow
@@ -72,13 +76,61 @@ async def update_user(
     expected_version: int,
     hashing: PasswordHashing,
 ) -> User:
+    """A new password, a new role (or role link) and deactivation revoke the user's access
+    tokens at once: they bump `token_generation`."""
     check_version(user.version, expected_version)
     changes = patch.changes()
+    revoke = False
     if "password" in changes:
         changes["password_hash"] = hashing.hash(changes.pop("password"))
+        revoke = True
+    if ROLE_FIELDS & changes.keys():
+        links = await _new_role_links(db, user, changes)
+        if (links.role.value, links.therapist_id, links.referring_professional_id) != (
+            user.role,
+            user.therapist_id,
+            user.referring_professional_id,
+        ):
+            revoke = True
+        changes.update(
+            role=links.role.value,
+            therapist_id=links.therapist_id,
+            referring_professional_id=links.referring_professional_id,
+        )
+    if changes.get("active") is False and user.active:
+        revoke = True
+    if revoke:
+        changes["token_generation"] = user.token_generation + 1
     apply_changes(user, changes)
     await db.flush()
     return user
+
+
+ROLE_FIELDS = frozenset({"role", "therapist_id", "referring_professional_id"})
+
+
+async def _new_role_links(db: AsyncSession, user: User, changes: dict[str, Any]) -> RoleLinks:
+    """The role and links after a change. A new role drops the links it does not take unless
+    the change names them."""
+    role_changes = "role" in changes
+    try:
+        links = RoleLinks.model_validate(
+            {
+                "role": changes.get("role", user.role),
+                "therapist_id": changes.get(
+                    "therapist_id", None if role_changes else user.therapist_id
+                ),
+                "referring_professional_id": changes.get(
+                    "referring_professional_id",
+                    None if role_changes else user.referring_professional_id,
+                ),
+            }
+        )
+    except ValidationError as error:
+        message = str(error.errors()[0]["msg"]).removeprefix("Value error, ")
+        raise ValidationFailed.field(["body", "role"], message) from None
+    await _check_links(db, links)
+    return links
 
 
 def caller_for_user(user: User) -> Caller:
@@ -139,36 +191,137 @@ async def revoke_api_key(db: AsyncSession, record: ApiKey) -> None:
         await db.flush()
 
 
+# ---- revocation of access tokens ---------------------------------------------------------------
+
+
+async def access_token_is_current(db: AsyncSession, user_id: uuid.UUID, generation: int) -> bool:
+    """The one check every request with a user access token passes: the user still exists, is
+    active, and has not changed password or role since the token was issued (the token's
+    generation is still the user's). State lives in the database, so a change made through one
+    worker holds on every worker at once. This is the single place a per-worker cache would go
+    (invalidated by PostgreSQL LISTEN/NOTIFY on `users`)."""
+    row = (
+        await db.execute(select(User.active, User.token_generation).where(User.id == user_id))
+    ).one_or_none()
+    return row is not None and bool(row.active) and row.token_generation == generation
+
+
+# ---- login throttling --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ThrottleLimits:
+    """Failed logins allowed within `window_s` seconds, per scope."""
+
+    per_account_and_address: int = 5
+    per_address: int = 20
+    per_account: int = 50
+    window_s: int = 15 * 60
+
+
+def throttle_address(address: str | None) -> str:
+    """The address a failure is counted against: IPv6 clients by their /64 (one subscriber's
+    usual allocation, so hopping addresses within it does not dodge the limit)."""
+    if address is None:
+        return "unknown"
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is None:
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip.ipv4_mapped or ip) if isinstance(ip, ipaddress.IPv6Address) else str(ip)
+
+
 class LoginThrottle:
-    """Slows password guessing: after `limit` failed logins for one email within `window`
-    seconds, further attempts get 429 until the oldest failure leaves the window.
-    Kept per worker process."""
+    """Slows password guessing, with the failures kept in the database (`login_failures`) so
+    every worker counts the same attempts. Three sliding windows, each checked before the
+    password is (a throttled attempt costs no argon2 work and is not itself counted, so waiting
+    always ends the block):
 
-    def __init__(self, limit: int = 10, window: float = 300.0) -> None:
-        self.limit = limit
-        self.window = window
-        self._failures: dict[str, deque[float]] = {}
+    * per account *and* address (5 in 15 minutes): guessing one account from one place. It is
+      the tight limit, and it only ever blocks the address that made the failures: a stranger's
+      wrong passwords do not lock the real user out of their own address.
+    * per address (20 in 15 minutes, IPv6 by /64): one address spraying many accounts.
+    * per account (50 in 15 minutes, from all addresses together): a guess spread over many
+      addresses. Deliberately looser: reaching it takes at least ten addresses, each already
+      blocked on that account, and it lapses by itself as the failures age out of the window.
 
-    def _recent(self, key: str, now: float) -> deque[float]:
-        failures = self._failures.setdefault(key, deque())
-        while failures and failures[0] <= now - self.window:
-            failures.popleft()
-        return failures
+    A successful login clears the failures of that account from that address (they were the
+    real user's typos); it leaves the address's failures on other accounts, so logging into an
+    account of one's own does not reset a spray. Blocked attempts answer 429 `rate-limited`
+    with `Retry-After`: the seconds until the exceeded window has room again.
+    """
 
-    def check(self, email: str) -> None:
-        now = time.monotonic()
-        failures = self._recent(normalize_email(email), now)
-        if len(failures) >= self.limit:
-            retry_after = max(1, int(failures[0] + self.window - now) + 1)
-            raise RateLimited(
-                "Too many failed logins for this account; try again later", retry_after
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], limits: ThrottleLimits | None = None
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.limits = limits or ThrottleLimits()
+
+    def _scopes(self, account: str, address: str) -> list[tuple[ColumnElement[bool], int, str]]:
+        by_account = LoginFailure.account == account
+        by_address = LoginFailure.address == address
+        limits = self.limits
+        return [
+            (
+                and_(by_account, by_address),
+                limits.per_account_and_address,
+                "Too many failed logins for this account from this address",
+            ),
+            (by_address, limits.per_address, "Too many failed logins from this address"),
+            (by_account, limits.per_account, "Too many failed logins for this account"),
+        ]
+
+    async def check(self, db: AsyncSession, email: str, address: str | None) -> None:
+        """429 when any window is full; one query when none is."""
+        account, where = normalize_email(email), throttle_address(address)
+        now = utcnow()
+        since = now - dt.timedelta(seconds=self.limits.window_s)
+        scopes = self._scopes(account, where)
+        counts = (
+            await db.execute(
+                select(*(func.count().filter(condition) for condition, _, _ in scopes)).where(
+                    LoginFailure.at > since,
+                    or_(LoginFailure.account == account, LoginFailure.address == where),
+                )
             )
+        ).one()
+        for (condition, limit, message), count in zip(scopes, counts, strict=True):
+            if count >= limit:
+                # the window has room again when the limit-th newest failure leaves it
+                oldest_counted = await db.scalar(
+                    select(LoginFailure.at)
+                    .where(condition, LoginFailure.at > since)
+                    .order_by(LoginFailure.at.desc())
+                    .offset(limit - 1)
+                    .limit(1)
+                )
+                frees_at = (oldest_counted or now) + dt.timedelta(seconds=self.limits.window_s)
+                retry_after = max(1, math.ceil((frees_at - now).total_seconds()))
+                raise RateLimited(f"{message}; try again later", retry_after)
 
-    def failed(self, email: str) -> None:
-        now = time.monotonic()
-        self._recent(normalize_email(email), now).append(now)
-        if len(self._failures) > 100_000:
-            self._failures.clear()
+    async def failed(self, db: AsyncSession, email: str, address: str | None) -> None:
+        """Records a failure in a transaction of its own, so it outlives the 401 that rolls the
+        request back; the request's session is rolled back first (it holds nothing to keep)."""
+        await db.rollback()
+        now = utcnow()
+        async with self.sessionmaker() as session:
+            session.add(
+                LoginFailure(
+                    at=now, account=normalize_email(email), address=throttle_address(address)
+                )
+            )
+            # failures older than the window count for nothing: forget them as we go
+            cutoff = now - dt.timedelta(seconds=self.limits.window_s)
+            await session.execute(delete(LoginFailure).where(LoginFailure.at <= cutoff))
+            await session.commit()
 
-    def succeeded(self, email: str) -> None:
-        self._failures.pop(normalize_email(email), None)
+    async def succeeded(self, db: AsyncSession, email: str, address: str | None) -> None:
+        """In the request's transaction: the account's failures from this address are forgiven."""
+        await db.execute(
+            delete(LoginFailure).where(
+                LoginFailure.account == normalize_email(email),
+                LoginFailure.address == throttle_address(address),
+            )
+        )

@@ -187,6 +187,16 @@ class Clearance(BaseModel):
     note: LongText | None = None
 
 
+class ClearanceRead(ReadModel):
+    """A clearance as the API returns it: its `note` is clinical, absent for the front desk."""
+
+    clinical_fields: ClassVar[frozenset[str]] = frozenset({"note"})
+
+    referring_professional_id: uuid.UUID
+    cleared_on: dt.date
+    note: str | None = None
+
+
 class PrecautionRead(ReadModel):
     clinical_fields: ClassVar[frozenset[str]] = frozenset({"description"})
 
@@ -198,7 +208,7 @@ class PrecautionRead(ReadModel):
     description: str | None
     status: PrecautionStatus
     requires_clearance: bool
-    clearance: Clearance | None
+    clearance: ClearanceRead | None
     created_at: dt.datetime
     updated_at: dt.datetime
     version: int
@@ -207,7 +217,7 @@ class PrecautionRead(ReadModel):
     def of(cls, row: object) -> PrecautionRead:
         cleared_by = getattr(row, "clearance_referring_professional_id", None)
         clearance = (
-            Clearance(
+            ClearanceRead(
                 referring_professional_id=cleared_by,
                 cleared_on=getattr(row, "cleared_on"),  # noqa: B009
                 note=getattr(row, "clearance_note"),  # noqa: B009

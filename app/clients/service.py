@@ -121,7 +121,7 @@ async def list_consents(db: AsyncSession, client: Client, page: PageParams) -> l
 
 
 def consent_is_active(
-    client_id: SQLColumnExpression[uuid.UUID] | uuid.UUID,
+    client_id: SQLColumnExpression[uuid.UUID] | SQLColumnExpression[uuid.UUID | None] | uuid.UUID,
     kind: ConsentKind,
     today: dt.date,
     professional_id: uuid.UUID | None = None,
@@ -141,7 +141,7 @@ def consent_is_active(
 
 
 def sharing_consent_is_active(
-    client_id: SQLColumnExpression[uuid.UUID] | uuid.UUID,
+    client_id: SQLColumnExpression[uuid.UUID] | SQLColumnExpression[uuid.UUID | None] | uuid.UUID,
     professional_id: uuid.UUID,
     today: dt.date,
 ) -> ColumnElement[bool]:

@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
-DEVELOPMENT_SECRET_KEY = "careplan-development-secret-key-do-not-use-in-production"
+from app.core.context import parse_trusted_proxies
+
+SECRET_KEY_MIN_LENGTH = 32
+SECRET_KEY_FILE_NAME = "careplan.secret-key"
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     database_url: str = Field(default="sqlite:///./careplan.db", alias="DATABASE_URL")
-    secret_key: str = Field(default=DEVELOPMENT_SECRET_KEY, alias="CAREPLAN_SECRET_KEY")
+    # None: the key comes from the key file (app/core/secret_key.py), generated on first start
+    # outside production
+    secret_key: str | None = Field(default=None, alias="CAREPLAN_SECRET_KEY")
+    secret_key_file: Path | None = Field(default=None, alias="CAREPLAN_SECRET_KEY_FILE")
+    # proxies whose X-Forwarded-For is believed (IP addresses or CIDR networks, comma-separated)
+    trusted_proxies: str = Field(default="", alias="CAREPLAN_TRUSTED_PROXIES")
     environment: Literal["development", "test", "production"] = Field(
         default="development", alias="CAREPLAN_ENV"
     )
@@ -55,15 +66,52 @@ class Settings(BaseSettings):
         return self.environment != "production"
     cors_origins_setting: str = Field(default="", alias="CAREPLAN_CORS_ORIGINS")
 
+    @field_validator("secret_key")
+    @classmethod
+    def _no_blank_secret(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("CAREPLAN_SECRET_KEY is empty: set a key or leave it unset")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_parse(cls, value: str) -> str:
+        parse_trusted_proxies(value)
+        return value
+
     @model_validator(mode="after")
-    def _refuse_default_secret(self) -> Settings:
-        if self.environment == "production" and self.secret_key == DEVELOPMENT_SECRET_KEY:
-            raise ValueError("CAREPLAN_SECRET_KEY must be set when CAREPLAN_ENV=production")
-        if self.environment == "production" and len(self.secret_key) < 32:
-            raise ValueError("CAREPLAN_SECRET_KEY must be at least 32 characters in production")
+    def _production_needs_a_key(self) -> Settings:
+        if self.environment != "production":
+            return self
+        if self.secret_key is None and self.secret_key_file is None:
+            raise ValueError(
+                "CAREPLAN_ENV=production needs CAREPLAN_SECRET_KEY, or CAREPLAN_SECRET_KEY_FILE "
+                "naming an existing key file"
+            )
+        if self.secret_key is not None and len(self.secret_key) < SECRET_KEY_MIN_LENGTH:
+            raise ValueError(
+                f"CAREPLAN_SECRET_KEY must be at least {SECRET_KEY_MIN_LENGTH} characters in "
+                "production"
+            )
         return self
 
     @property
     def cors_origins(self) -> list[str]:
         """The browser origins allowed to call the API (comma-separated); none by default."""
         return [o.strip().rstrip("/") for o in self.cors_origins_setting.split(",") if o.strip()]
+
+    def secret_key_path(self) -> Path:
+        """Where the signing key is kept when CAREPLAN_SECRET_KEY is not set: the
+        CAREPLAN_SECRET_KEY_FILE, or a file beside the SQLite database, or in the working
+        folder with PostgreSQL."""
+        if self.secret_key_file is not None:
+            return self.secret_key_file
+        try:
+            url = make_url(self.database_url)
+        except ArgumentError:
+            return Path(SECRET_KEY_FILE_NAME)
+        database = url.database or ""
+        if url.get_backend_name() == "sqlite" and database and database != ":memory:":
+            db_path = Path(database)
+            return db_path.with_name(f"{db_path.name}.secret-key")
+        return Path(SECRET_KEY_FILE_NAME)

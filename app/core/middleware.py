@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.context import RequestInfo, request_info_var
+from app.core.context import IPNetwork, RequestInfo, client_address, request_info_var
 from app.core.errors import InternalError, PayloadTooLarge, error_response
 from app.core.observability import Metrics
 
@@ -32,10 +32,17 @@ class _BodyTooLarge(HTTPException):
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, metrics: Metrics, access_log: bool = True) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        metrics: Metrics,
+        access_log: bool = True,
+        trusted_proxies: tuple[IPNetwork, ...] = (),
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.access_log = access_log
+        self.trusted_proxies = trusted_proxies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -44,7 +51,9 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         request_id = _incoming_request_id(scope) or uuid.uuid4().hex
         client = scope.get("client")
-        client_ip = client[0] if client else None
+        client_ip = client_address(
+            client[0] if client else None, _forwarded_for(scope), self.trusted_proxies
+        )
         info_token = request_info_var.set(
             RequestInfo(request_id, client_ip, scope["method"], scope["path"])
         )
@@ -113,6 +122,11 @@ def _incoming_request_id(scope: Scope) -> str | None:
             text = value.decode("latin-1")
             return text if _REQUEST_ID_RE.match(text) else None
     return None
+
+
+def _forwarded_for(scope: Scope) -> list[str]:
+    headers = scope["headers"]
+    return [value.decode("latin-1") for name, value in headers if name == b"x-forwarded-for"]
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import ClassVar
 
 from pydantic import (
@@ -15,6 +15,7 @@ from pydantic import (
 from starlette.responses import Response
 
 from app.core.concurrency import etag
+from app.core.errors import Forbidden
 from app.core.security import Caller
 
 
@@ -34,6 +35,18 @@ class ReadModel(BaseModel):
             for name in self.clinical_fields:
                 data.pop(name, None)
         return data
+
+
+def refuse_clinical_writes(
+    caller: Caller, fields: Iterable[str], read_model: type[ReadModel]
+) -> None:
+    """403 when the front desk sends a field it is never shown: what a caller may not see
+    (`read_model.clinical_fields`), it may not write either."""
+    if caller.sees_clinical_content:
+        return
+    clinical = sorted(set(fields) & read_model.clinical_fields)
+    if clinical:
+        raise Forbidden(f"The front desk may not write clinical fields: {', '.join(clinical)}")
 
 
 def render(

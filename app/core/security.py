@@ -73,11 +73,14 @@ class PasswordHashing:
         return cached
 
 
-def issue_access_token(caller: Caller, secret_key: str, minutes: int) -> str:
+def issue_access_token(caller: Caller, secret_key: str, minutes: int, *, generation: int) -> str:
+    """A signed access token for a user; `generation` is the user's `token_generation`, which
+    every request checks against the user row (see `app.auth.service.access_token_is_current`)."""
     now = dt.datetime.now(dt.UTC)
     claims: dict[str, Any] = {
         "sub": str(caller.actor_id),
         "role": caller.role.value,
+        "gen": generation,
         "iat": now,
         "exp": now + dt.timedelta(minutes=minutes),
         "typ": "access",
@@ -89,24 +92,35 @@ def issue_access_token(caller: Caller, secret_key: str, minutes: int) -> str:
     return jwt.encode(claims, secret_key, algorithm=JWT_ALGORITHM)
 
 
-def caller_from_access_token(token: str, secret_key: str) -> Caller | None:
+@dataclass(frozen=True, slots=True)
+class AccessTokenClaims:
+    """What a well-signed, unexpired access token says; whether it is still current is the
+    database's to tell."""
+
+    caller: Caller
+    generation: int
+
+
+def read_access_token(token: str, secret_key: str) -> AccessTokenClaims | None:
     try:
         claims = jwt.decode(
             token,
             secret_key,
             algorithms=[JWT_ALGORITHM],
-            options={"require": ["exp", "sub", "role"]},
+            options={"require": ["exp", "sub", "role", "gen"]},
         )
-        if claims.get("typ") != "access":
+        generation = claims["gen"]
+        if claims.get("typ") != "access" or type(generation) is not int:
             return None
-        return Caller(
+        caller = Caller(
             actor_type="user",
             actor_id=uuid.UUID(claims["sub"]),
             role=Role(claims["role"]),
             therapist_id=uuid.UUID(claims["tid"]) if claims.get("tid") else None,
             referring_professional_id=uuid.UUID(claims["rpid"]) if claims.get("rpid") else None,
         )
-    except (jwt.PyJWTError, ValueError, KeyError):
+        return AccessTokenClaims(caller, generation)
+    except (jwt.PyJWTError, ValueError, KeyError, TypeError):
         return None
 
 

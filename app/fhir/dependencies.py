@@ -115,6 +115,8 @@ async def service_request_for_caller(
     if referral is None:
         raise NotFound("No such ServiceRequest")
     await _require_visible(db, reader_of(caller), "ServiceRequest", referral.id)
+    if referral.client_id is None:  # no Patient to be the subject until the clinic links one
+        raise NotFound("No such ServiceRequest")
     return referral
 
 

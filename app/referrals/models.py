@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -21,7 +21,10 @@ class Referral(Resource, Archivable):
         read=read_as(ReferralRead.model_validate),
     )
 
-    client_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clients.id"))
+    # null while a referrer's referral waits for the clinic to link a client (it names the
+    # patient in `patient` instead)
+    client_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("clients.id"))
+    patient: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     referring_professional_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("referring_professionals.id")
     )

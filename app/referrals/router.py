@@ -14,7 +14,7 @@ from app.core import crud
 from app.core.concurrency import ExpectedVersion
 from app.core.errors import problems
 from app.core.pagination import IncludeArchived, Page, PageOf, page_of
-from app.core.responses import no_content, render
+from app.core.responses import no_content, refuse_clinical_writes, render
 from app.core.routing import DbSession, TransactionalRoute
 from app.referrals import service
 from app.referrals.dependencies import (
@@ -41,6 +41,7 @@ REFERRAL = "referral"
     summary="Record a referral (a referrer's are always its own, and start pending)",
 )
 async def create_referral(data: ReferralCreate, db: DbSession, caller: ReferralReader) -> Response:
+    refuse_clinical_writes(caller, data.model_fields_set, ReferralRead)
     referral = await service.create_referral(
         db, data, referrer_id=own_referring_professional(caller)
     )
@@ -116,6 +117,7 @@ async def update_referral(
     caller: ReferralEditor,
     expected: ExpectedVersion,
 ) -> Response:
+    refuse_clinical_writes(caller, patch.model_fields_set, ReferralRead)
     referral = await service.update_referral(db, referral, patch, expected)
     audit.record(db, actor(caller), AuditAction.update, REFERRAL, referral.id, referral.client_id)
     return render(ReferralRead.model_validate(referral), caller, version=referral.version)

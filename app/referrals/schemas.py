@@ -6,10 +6,10 @@ import uuid
 from enum import StrEnum
 from typing import Annotated, ClassVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 from app.core.concurrency import MergePatch
-from app.core.fields import Date, LongText, SingleLine
+from app.core.fields import Date, Email, LongText, Name, Phone, SingleLine
 from app.core.responses import ReadModel
 
 
@@ -56,10 +56,40 @@ DiagnosisCodes = Annotated[
 AuthorizedSessions = Annotated[StrictInt, Field(ge=1, le=1000)]
 
 
+class ReferredPatient(BaseModel):
+    """The patient as the referrer names them; the clinic links the referral to a client."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    given_name: Name
+    family_name: Name
+    date_of_birth: Date
+    phone: Phone | None = None
+    email: Email | None = None
+
+    @model_validator(mode="after")
+    def _born_in_the_past(self) -> ReferredPatient:
+        if self.date_of_birth > dt.date.today():
+            raise ValueError("date_of_birth is in the future")
+        if self.date_of_birth.year < 1900:
+            raise ValueError("date_of_birth is before 1900")
+        return self
+
+
 class ReferralCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    client_id: uuid.UUID
+    client_id: uuid.UUID | None = Field(
+        default=None,
+        description="The client, for clinic staff. A referrer never sends it (422): it names "
+        "the `patient` instead.",
+    )
+    patient: ReferredPatient | None = Field(
+        default=None,
+        description="The patient as the referrer knows them: required from a referrer, "
+        "optional for staff. The referral stays pending, with client_id null, until the "
+        "clinic links a client and accepts it.",
+    )
     referring_professional_id: uuid.UUID | None = Field(
         default=None,
         description="Required for clinic staff. A referrer's referrals are always its own: "
@@ -81,11 +111,17 @@ class ReferralCreate(BaseModel):
 
 
 class ReferralUpdate(MergePatch):
-    """The client of a referral never changes: a referral for the wrong client is archived and
-    made again for the right one."""
+    """The client of a referral never changes once linked: a referral for the wrong client is
+    archived and made again for the right one. A referral that names only a patient is linked
+    by sending `client_id` (with `status: accepted` to accept it)."""
 
-    not_null = frozenset({"referring_professional_id", "received_on", "diagnosis_codes", "status"})
+    not_null = frozenset(
+        {"client_id", "referring_professional_id", "received_on", "diagnosis_codes", "status"}
+    )
 
+    client_id: uuid.UUID | None = Field(
+        default=None, description="Links a referral that has no client yet; never changes after"
+    )
     referring_professional_id: uuid.UUID | None = None
     received_on: Date | None = None
     reason: LongText | None = None
@@ -107,7 +143,8 @@ class ReferralRead(ReadModel):
     )
 
     id: uuid.UUID
-    client_id: uuid.UUID
+    client_id: uuid.UUID | None
+    patient: ReferredPatient | None
     referring_professional_id: uuid.UUID
     received_on: dt.date
     reason: str | None

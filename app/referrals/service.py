@@ -64,6 +64,17 @@ async def require_referring_professional(
         raise ValidationFailed.field(loc, "no such referring professional")
 
 
+LINKED_STATUSES = frozenset({ReferralStatus.accepted.value, ReferralStatus.completed.value})
+
+
+def _require_client_when_accepted(client_id: uuid.UUID | None, status: str, blame: str) -> None:
+    """An accepted (or completed) referral is always linked to a client."""
+    if client_id is None and status in LINKED_STATUSES:
+        raise ValidationFailed.field(
+            ["body", blame], f"link a client (client_id) before the referral is {status}"
+        )
+
+
 def _check_validity(received_on: dt.date, valid_until: dt.date | None, blame: str) -> None:
     if valid_until is not None and valid_until < received_on:
         raise ValidationFailed.field(["body", blame], "valid_until is before received_on")
@@ -72,12 +83,28 @@ def _check_validity(received_on: dt.date, valid_until: dt.date | None, blame: st
 async def create_referral(
     db: AsyncSession, data: ReferralCreate, *, referrer_id: uuid.UUID | None = None
 ) -> Referral:
-    """A referrer (`referrer_id`) refers for itself only, whatever the body says, and its
-    referrals start `pending`: accepting or declining them is the clinic's decision."""
-    if referrer_id is not None and data.status is not ReferralStatus.pending:
+    """A referrer (`referrer_id`) refers for itself only, whatever the body says; it names the
+    patient, never a client id (the answer must not tell it which ids are clients, so any
+    `client_id` is refused before it is looked at), and its referrals start `pending`:
+    accepting or declining them, and linking the client, is the clinic's decision."""
+    if referrer_id is not None:
+        if data.client_id is not None:
+            raise ValidationFailed.field(
+                ["body", "client_id"],
+                "a referrer names the patient (patient), never a client_id",
+            )
+        if data.patient is None:
+            raise ValidationFailed.field(["body", "patient"], "a referrer names the patient")
+        if data.status is not ReferralStatus.pending:
+            raise ValidationFailed.field(
+                ["body", "status"],
+                "a referrer's new referral is pending until the clinic decides",
+            )
+    elif data.client_id is None and data.patient is None:
         raise ValidationFailed.field(
-            ["body", "status"], "a referrer's new referral is pending until the clinic decides"
+            ["body", "client_id"], "name the client (client_id) or the patient (patient)"
         )
+    _require_client_when_accepted(data.client_id, data.status.value, "status")
     rp_id = referrer_id or data.referring_professional_id
     if rp_id is None:
         raise ValidationFailed.field(
@@ -85,10 +112,16 @@ async def create_referral(
         )
     received_on = data.received_on or utcnow().date()
     _check_validity(received_on, data.valid_until, "valid_until")
-    await require_client(db, data.client_id, ["body", "client_id"])
+    if data.client_id is not None:
+        await require_client(db, data.client_id, ["body", "client_id"])
     await require_referring_professional(db, rp_id, ["body", "referring_professional_id"])
-    values = data.model_dump(exclude={"referring_professional_id", "received_on"})
-    referral = Referral(**values, referring_professional_id=rp_id, received_on=received_on)
+    values = data.model_dump(exclude={"referring_professional_id", "received_on", "patient"})
+    referral = Referral(
+        **values,
+        patient=data.patient.model_dump(mode="json") if data.patient else None,
+        referring_professional_id=rp_id,
+        received_on=received_on,
+    )
     db.add(referral)
     await db.flush()
     return referral
@@ -116,6 +149,17 @@ async def update_referral(
     changes = patch.changes()
     if "status" in changes:
         REFERRAL_STATUS.check(referral.status, str(changes["status"]))
+    if "client_id" in changes and changes["client_id"] != referral.client_id:
+        if referral.client_id is not None:
+            raise ValidationFailed.field(
+                ["body", "client_id"], "the client of a referral never changes once linked"
+            )
+        await require_client(db, changes["client_id"], ["body", "client_id"])
+    _require_client_when_accepted(
+        changes.get("client_id", referral.client_id),
+        str(changes.get("status", referral.status)),
+        "client_id" if "status" in changes else "status",
+    )
     _check_validity(
         changes.get("received_on", referral.received_on),
         changes.get("valid_until", referral.valid_until),

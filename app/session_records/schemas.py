@@ -69,6 +69,16 @@ class Soap(BaseModel):
     plan: NoteText | None = None
 
 
+class SoapRead(BaseModel):
+    """The SOAP note as stored. Output is not input: a note written before today's input rules
+    is read back as it is, never refused."""
+
+    subjective: str | None = None
+    objective: str | None = None
+    assessment: str | None = None
+    plan: str | None = None
+
+
 class MeasurementIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -230,7 +240,7 @@ class SessionRead(ReadModel):
     regions_avoided: list[BodyRegion]
     techniques: list[str]
     pressure: Pressure | None
-    soap: Soap | None
+    soap: SoapRead | None
     measurements: list[MeasurementRead]
     health_update: str | None
     adverse_event: str | None

@@ -18,12 +18,15 @@ from app.auth.dependencies import allow
 from app.care_plans.models import CarePlan
 from app.core import crud
 from app.core.db import utcnow
-from app.core.errors import Forbidden, Hidden
+from app.core.errors import Conflict, Forbidden, Hidden
 from app.core.routing import DbSession
 from app.core.security import Caller, Role
 from app.referrals.models import Referral
 from app.summaries import service
 from app.summaries.report import ReportFormat, negotiate
+
+# a referrer reads the summaries of the referrals the clinic has accepted, never of one pending
+SHARED_STATUSES = frozenset({"accepted", "completed"})
 
 SummaryReader = Annotated[Caller, Depends(allow(Role.admin, Role.therapist, Role.referrer))]
 
@@ -56,11 +59,15 @@ async def referral_for_summary(
     professional_id = _referrer_of(caller)
     if professional_id is not None and (
         referral.referring_professional_id != professional_id
+        or referral.client_id is None
+        or referral.status not in SHARED_STATUSES
         or not await service.client_shares_with(
             db, referral.client_id, professional_id, utcnow().date()
         )
     ):
         raise Hidden("No such referral")
+    if referral.client_id is None:
+        raise Conflict("This referral is not linked to a client yet: there is nothing to summarise")
     return referral
 
 

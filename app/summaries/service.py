@@ -565,8 +565,9 @@ async def _context(
     return PlanContext(therapists, referrals, precautions, signers, addenda)
 
 
-async def _client(db: AsyncSession, client_id: uuid.UUID) -> Client:
-    client = await db.get(Client, client_id)
+async def _client(db: AsyncSession, client_id: uuid.UUID | None) -> Client:
+    # a referral without a client has no summary: its dependency answers before this runs
+    client = await db.get(Client, client_id) if client_id is not None else None
     if client is None:  # the foreign key makes this impossible short of a broken database
         raise LookupError(f"client {client_id} of a care plan or referral is missing")
     return client
@@ -629,16 +630,22 @@ async def client_shares_with(
     return found is not None
 
 
+SHARED_REFERRAL_STATUSES = ("accepted", "completed")
+"""The referrals whose summaries their referrer may read (CONTRACT §2)."""
+
+
 async def plan_shared_with(
     db: AsyncSession, plan: CarePlan, professional_id: uuid.UUID, today: dt.date
 ) -> bool:
-    """The plan is linked to one of the professional's own (non-archived) referrals, and the
-    client shares with that professional."""
+    """The plan is linked to one of the professional's own (non-archived) referrals that the
+    clinic accepted (`accepted` or `completed`: a pending, declined or cancelled one opens
+    nothing), and the client shares with that professional."""
     link = care_plan_referrals.c
     own_referral = exists().where(
         link.care_plan_id == plan.id,
         Referral.id == link.referral_id,
         Referral.referring_professional_id == professional_id,
+        Referral.status.in_(SHARED_REFERRAL_STATUSES),
         Referral.archived_at.is_(None),
     )
     found = await db.scalar(

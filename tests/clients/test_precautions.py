@@ -328,3 +328,36 @@ async def test_an_archived_clients_precautions_and_consents_are_gone(
     assert (await client.delete(f"/v1/clients/{created['id']}", headers=admin)).status_code == 204
     for url in urls:
         assert (await client.get(url, headers=admin)).status_code == 404
+
+
+async def test_front_desk_sees_a_clearance_without_its_note(
+    client: httpx.AsyncClient, staff: Staff, client_id: str
+) -> None:
+    created = (
+        await _add(
+            client, staff, client_id, category="dvt", severity="absolute", requires_clearance=True
+        )
+    ).json()
+    cleared = await client.post(
+        f"/v1/precautions/{created['id']}/clearance",
+        json={
+            "referring_professional_id": str(staff.referring_professional_id),
+            "cleared_on": "2026-02-01",
+            "note": "Cleared after a negative duplex ultrasound",
+        },
+        headers=staff.headers("therapist"),
+    )
+    assert cleared.status_code == 200, cleared.text
+    desk = staff.headers("front_desk")
+    one = await client.get(f"/v1/precautions/{created['id']}", headers=desk)
+    listed = await client.get(f"/v1/clients/{client_id}/precautions", headers=desk)
+    for shown in (one.json(), listed.json()["items"][0]):
+        assert shown["clearance"] == {
+            "referring_professional_id": str(staff.referring_professional_id),
+            "cleared_on": "2026-02-01",
+        }
+    assert "ultrasound" not in one.text + listed.text
+    # clinicians still read the note
+    for role in ("therapist", "admin"):
+        read = await client.get(f"/v1/precautions/{created['id']}", headers=staff.headers(role))
+        assert read.json()["clearance"]["note"] == "Cleared after a negative duplex ultrasound"

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEvent
 from app.auth import service as auth_service
+from app.auth.models import User
 from app.auth.schemas import ApiKeyCreate
 from app.clients.models import Consent
 from app.core.config import Settings
@@ -320,10 +321,17 @@ async def test_another_referrer_sees_nothing_of_the_client(
 
 
 async def test_a_referrer_linked_to_no_professional_is_refused(
-    client: httpx.AsyncClient, fhir_clinic: FhirClinic, settings: Settings
+    client: httpx.AsyncClient, fhir_clinic: FhirClinic, settings: Settings, db: AsyncSession
 ) -> None:
-    caller = Caller(actor_type="user", actor_id=uuid.uuid4(), role=Role.referrer)
-    token = issue_access_token(caller, settings.secret_key, 5)
+    # only a direct database write makes such a user: the API requires the link
+    user = User(
+        email="unlinked@referrer.example", password_hash="-", display_name="U", role="referrer"
+    )
+    db.add(user)
+    await db.commit()
+    caller = Caller(actor_type="user", actor_id=user.id, role=Role.referrer)
+    assert settings.secret_key is not None
+    token = issue_access_token(caller, settings.secret_key, 5, generation=0)
     headers = {"Authorization": f"Bearer {token}"}
     for name in [*REFERRER_SEES, *SEARCH_PATHS]:
         path = READ_PATHS.get(name) or SEARCH_PATHS[name]

@@ -12,6 +12,7 @@ from app.core.security import Role
 from app.referrals.schemas import ReferralStatus, normalize_icd10
 from app.referrals.service import REFERRAL_STATUS
 from tests.conftest import Staff
+from tests.core.problems import assert_problem
 from tests.referrals.factories import (
     new_client,
     new_referral,
@@ -430,29 +431,29 @@ async def test_referrer_creates_for_itself_only(
     referrer = staff.headers("referrer")
     own = str(staff.referring_professional_id)
     other_rp = await new_referring_professional(client, admin, full_name="Dr. Someone Else")
+    patient = {"given_name": "Ola", "family_name": "Nowak", "date_of_birth": "1980-04-02"}
 
-    forced = await client.post(
-        "/v1/referrals", json=referral(client_id, other_rp), headers=referrer
-    )
+    def by_referrer(rp_id: str | None, **overrides: Any) -> dict[str, Any]:
+        body = {k: v for k, v in referral(client_id, other_rp).items() if k != "client_id"}
+        body.pop("referring_professional_id")
+        if rp_id is not None:
+            body["referring_professional_id"] = rp_id
+        return {**body, "patient": patient, **overrides}
+
+    forced = await client.post("/v1/referrals", json=by_referrer(other_rp), headers=referrer)
     assert forced.status_code == 201, forced.text
     assert forced.json()["referring_professional_id"] == own
 
-    body = {k: v for k, v in referral(client_id, own).items() if k != "referring_professional_id"}
-    implicit = await client.post("/v1/referrals", json=body, headers=referrer)
+    implicit = await client.post("/v1/referrals", json=by_referrer(None), headers=referrer)
     assert implicit.status_code == 201
     assert implicit.json()["referring_professional_id"] == own
     assert implicit.json()["status"] == "pending"
+    assert implicit.json()["client_id"] is None
 
     accepted = await client.post(
-        "/v1/referrals", json=referral(client_id, own, status="accepted"), headers=referrer
+        "/v1/referrals", json=by_referrer(own, status="accepted"), headers=referrer
     )
     assert problem_locs(accepted) == [["body", "status"]]
-    no_client = await client.post(
-        "/v1/referrals",
-        json=referral("00000000-0000-4000-8000-000000000000", own),
-        headers=referrer,
-    )
-    assert problem_locs(no_client) == [["body", "client_id"]]
 
 
 async def test_referrer_sees_only_its_own(
@@ -519,25 +520,34 @@ async def test_front_desk_does_not_see_clinical_fields(
 ) -> None:
     desk = staff.headers("front_desk")
     rp = str(staff.referring_professional_id)
-    created = await client.post("/v1/referrals", json=referral(client_id, rp), headers=desk)
-    assert created.status_code == 201
     clinical = {"diagnosis_codes", "diagnosis_text", "precautions_note"}
+    full = referral(client_id, rp)
+    # the front desk records the referral's administrative part, a clinician the rest
+    desk_body = {k: v for k, v in full.items() if k not in clinical}
+    created = await client.post("/v1/referrals", json=desk_body, headers=desk)
+    assert created.status_code == 201, created.text
     assert not clinical & created.json().keys()
     rid = created.json()["id"]
+    completed = await client.patch(
+        f"/v1/referrals/{rid}",
+        json={k: full[k] for k in clinical},
+        headers={**staff.headers("therapist"), "If-Match": '"1"'},
+    )
+    assert completed.status_code == 200, completed.text
     one = await client.get(f"/v1/referrals/{rid}", headers=desk)
     assert not clinical & one.json().keys()
-    assert one.json()["reason"] == referral(client_id, rp)["reason"]
+    assert one.json()["reason"] == full["reason"]
     listed = (await client.get("/v1/referrals", headers=desk)).json()["items"]
     assert listed
     assert all(not clinical & item.keys() for item in listed)
     patched = await client.patch(
-        f"/v1/referrals/{rid}", json={"status": "accepted"}, headers={**desk, "If-Match": '"1"'}
+        f"/v1/referrals/{rid}", json={"status": "accepted"}, headers={**desk, "If-Match": '"2"'}
     )
     assert patched.status_code == 200
     assert not clinical & patched.json().keys()
     therapist = await client.get(f"/v1/referrals/{rid}", headers=staff.headers("therapist"))
     assert clinical <= therapist.json().keys()
-    assert therapist.json()["precautions_note"] == referral(client_id, rp)["precautions_note"]
+    assert therapist.json()["precautions_note"] == full["precautions_note"]
 
 
 async def test_without_a_token(client: httpx.AsyncClient) -> None:
@@ -570,3 +580,44 @@ async def test_every_access_is_audited_with_the_client(
     assert {e["resource_id"] for e in referral_events} == {rid}
     assert {e["client_id"] for e in referral_events} == {client_id}
     assert {e["actor_id"] for e in referral_events} == {str(staff.key_ids[Role.therapist])}
+
+
+@pytest.mark.parametrize("field", ["diagnosis_codes", "diagnosis_text", "precautions_note"])
+async def test_front_desk_may_not_write_what_it_may_not_see(
+    client: httpx.AsyncClient, staff: Staff, client_id: str, field: str
+) -> None:
+    desk = staff.headers("front_desk")
+    rp = str(staff.referring_professional_id)
+    full = referral(client_id, rp)
+    clinical = {"diagnosis_codes", "diagnosis_text", "precautions_note"}
+    body = {k: v for k, v in full.items() if k not in clinical}
+
+    refused = await client.post("/v1/referrals", json={**body, field: full[field]}, headers=desk)
+    problem = assert_problem(refused, 403, "forbidden")
+    assert field in problem["detail"]
+    # even an empty value is a write
+    empty: Any = [] if field == "diagnosis_codes" else None
+    assert_problem(
+        await client.post("/v1/referrals", json={**body, field: empty}, headers=desk),
+        403,
+        "forbidden",
+    )
+    admin_list = await client.get("/v1/referrals", headers=staff.headers("admin"))
+    assert admin_list.json()["items"] == []
+
+    made = await client.post("/v1/referrals", json=body, headers=desk)
+    assert made.status_code == 201, made.text
+    rid = made.json()["id"]
+    patched = await client.patch(
+        f"/v1/referrals/{rid}", json={field: full[field]}, headers={**desk, "If-Match": '"1"'}
+    )
+    assert_problem(patched, 403, "forbidden")
+    after = await client.get(f"/v1/referrals/{rid}", headers=staff.headers("admin"))
+    assert after.json()["version"] == 1
+    # the same write by a therapist is fine
+    allowed = await client.patch(
+        f"/v1/referrals/{rid}",
+        json={field: full[field]},
+        headers={**staff.headers("therapist"), "If-Match": '"1"'},
+    )
+    assert allowed.status_code == 200, allowed.text

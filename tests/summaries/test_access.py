@@ -8,9 +8,11 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.security import Role
+from app.referrals.models import Referral
 from tests.summaries.conftest import SummaryClinic, consent, grant
 
 TODAY = dt.datetime.now(dt.UTC).date()
@@ -188,6 +190,31 @@ async def test_referrer_never_reads_another_professionals_referral(
         "/v1/care-plans/00000000-0000-4000-8000-000000000000/summary", headers=referrer
     )
     assert second.json() == missing.json()
+
+
+@pytest.mark.parametrize(
+    ("status", "opens"),
+    [("pending", False), ("declined", False), ("cancelled", False), ("accepted", True),
+     ("completed", True)],
+)
+async def test_only_an_accepted_or_completed_referral_opens_its_summaries(
+    client: httpx.AsyncClient,
+    summary_clinic: SummaryClinic,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    status: str,
+    opens: bool,
+) -> None:
+    await grant(sessionmaker, consent(summary_clinic.client_id, summary_clinic.professional_id))
+    async with sessionmaker() as session:
+        await session.execute(
+            update(Referral).where(Referral.id == summary_clinic.referral_id).values(status=status)
+        )
+        await session.commit()
+    expected = 200 if opens else 404
+    assert await statuses(client, summary_clinic, "referrer") == {
+        "referral": expected,
+        "plan": expected,
+    }
 
 
 async def test_an_archived_referral_opens_nothing(
