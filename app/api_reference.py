@@ -27,8 +27,8 @@ FIELDS: dict[str, str] = {
     # who and what a record points at
     "client_id": "The client (UUID) this record belongs to",
     "therapist_id": "The therapist (UUID)",
-    "primary_therapist_id": "The therapist (UUID) responsible for the plan; `null` if not yet assigned",
-    "referring_professional_id": "The referring professional (UUID), e.g. the client's physiotherapist",
+    "primary_therapist_id": "The therapist (UUID) leading the plan; `null` if not yet assigned",
+    "referring_professional_id": "The referring professional (UUID), e.g. a physiotherapist",
     "care_plan_id": "The care plan (UUID) this belongs to",
     "goal_id": "The care-plan goal (UUID) this measurement tracks; `null` if none",
     "session_id": "The session (UUID)",
@@ -48,7 +48,7 @@ FIELDS: dict[str, str] = {
     "fax": "Fax number, for clinics that still receive referrals by fax",
     "address": "Postal address, one line (up to 500 characters)",
     "emergency_contact": "Who to call if something happens during treatment",
-    "pregnancy_due_date": "Expected due date (`YYYY-MM-DD`) if pregnant: prenatal positioning applies",
+    "pregnancy_due_date": "Due date (`YYYY-MM-DD`) if pregnant: prenatal positioning applies",
     "organization": "Practice, clinic or hospital the professional works for",
     "registration_number": "Professional registration number, e.g. HCPC `PH123456`",
     "license_number": "Massage therapy licence number",
@@ -85,7 +85,8 @@ FIELDS: dict[str, str] = {
     "mcid": "Minimal important change: the smallest change the client would notice",
     "goals": "The plan's goals",
     # sessions
-    "scheduled_start": "When the session starts (RFC 3339 with a zone, e.g. `2026-12-03T14:00:00+01:00`)",
+    "scheduled_start": "When the session starts (RFC 3339 with a zone, e.g. "
+    "`2026-12-03T14:00:00+01:00`)",
     "scheduled_end": "When the session ends: `scheduled_start` plus `duration_minutes`",
     "duration_minutes": "Length of the session in minutes",
     "session_type": "Kind of session; some need a certification (prenatal, oncology, lymphatic)",
@@ -303,6 +304,17 @@ FIELDS_BY_SCHEMA: dict[tuple[str, str], str] = {
     "one-off",
     ("SessionCreate", "client_id"): "The client (UUID) being treated",
     ("SessionCounts", "completed"): "Sessions given and completed",
+    ("SoapRead", "subjective"): "S: what the client reported, as stored",
+    ("SoapRead", "objective"): "O: what the therapist found, as stored",
+    ("SoapRead", "assessment"): "A: the therapist's reading of the findings, as stored",
+    ("SoapRead", "plan"): "P: what comes next, as stored",
+    ("ReferralRead", "patient"): "The patient as the referrer named them, for a referral not "
+    "yet linked to a client; `null` otherwise",
+    ("ReferredPatient", "given_name"): "The patient's first name as the referrer writes it",
+    ("ReferredPatient", "family_name"): "The patient's family name as the referrer writes it",
+    ("ReferredPatient", "date_of_birth"): "Date of birth (`YYYY-MM-DD`), to find the right client",
+    ("ReferredPatient", "phone"): "A number the clinic can call the patient on to book",
+    ("ReferredPatient", "email"): "An address the clinic can write to the patient at",
     ("Soap", "subjective"): "S: what the client reports (pain, sleep, work, goals)",
     ("Soap", "objective"): "O: what the therapist finds (posture, palpation, range of motion)",
     ("Soap", "assessment"): "A: the therapist's reading of the findings and the progress",
@@ -405,7 +417,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "category": "skin_condition",
         "severity": "local",
         "body_regions": ["lower_back"],
-        "description": "Healing surgical scar, right lumbar area: no direct pressure until cleared.",
+        "description": "Healing surgical scar, right lumbar area: no direct pressure yet.",
         "requires_clearance": False,
     },
     "PrecautionUpdate": {"status": "resolved"},
@@ -414,12 +426,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "cleared_on": "2026-11-20",
         "note": "Scar well healed; gentle work around it is fine.",
     },
-    "ConsentCreate": {
-        "kind": "share_with_referrer",
-        "referring_professional_id": REFERRER_ID,
-        "granted_on": "2026-11-02",
-        "expires_on": "2027-11-01",
-    },
+    "ConsentCreate": {"kind": "treatment", "granted_on": "2026-11-02", "expires_on": "2027-11-01"},
     "ReferralCreate": {
         "client_id": CLIENT_ID,
         "referring_professional_id": REFERRER_ID,
@@ -540,7 +547,8 @@ OPERATIONS: dict[str, str] = {
     "POST /v1/clients": "Register a new client. Admins, therapists and the front desk.",
     "GET /v1/clients": "Search and list clients, a page at a time. Admins, therapists "
     "and the front desk.",
-    "GET /v1/clients/{client_id}": "Read a client's record. Staff roles; an archived client is 404.",
+    "GET /v1/clients/{client_id}": "Read a client's record. Staff roles; an archived client "
+    "is 404.",
     "PATCH /v1/clients/{client_id}": "Change a client's details; only the fields sent change. "
     "Staff roles; needs `If-Match` (412 if stale).",
     "DELETE /v1/clients/{client_id}": "Archive a client: hidden everywhere, kept for the records. "
@@ -595,8 +603,8 @@ OPERATIONS: dict[str, str] = {
     "from the front desk.",
     "PATCH /v1/sessions/{session_id}": "Reschedule, complete or cancel a session, or write its "
     "note. Needs `If-Match`; a signed note is 409 (add an addendum instead).",
-    "DELETE /v1/sessions/{session_id}": "Archive a session booked in error. Admins and therapists; a "
-    "signed session is 409.",
+    "DELETE /v1/sessions/{session_id}": "Archive a session booked in error. Admins and "
+    "therapists; a signed session is 409.",
     "POST /v1/sessions/{session_id}/sign": "Sign a completed session's note, freezing it. Its own "
     "therapist or an admin user; an API key or an incomplete session is 409.",
     "POST /v1/sessions/{session_id}/addenda": "Add a correction to a signed note; the note itself "
@@ -612,8 +620,8 @@ OPERATIONS: dict[str, str] = {
     "OperationOutcome.",
     "GET /fhir/R4/Practitioner/{resource_id}": "A therapist or referring professional as a FHIR "
     "Practitioner. Staff roles.",
-    "GET /fhir/R4/ServiceRequest/{resource_id}": "A referral as a FHIR ServiceRequest. Admins, therapists and "
-    "the referrer.",
+    "GET /fhir/R4/ServiceRequest/{resource_id}": "A referral as a FHIR ServiceRequest. Admins, "
+    "therapists and the referrer.",
     "GET /fhir/R4/CarePlan/{resource_id}": "A care plan as a FHIR CarePlan.",
     "GET /fhir/R4/Goal/{resource_id}": "A care-plan goal as a FHIR Goal.",
     "GET /fhir/R4/Encounter/{resource_id}": "A session as a FHIR Encounter.",
