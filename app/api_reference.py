@@ -364,7 +364,25 @@ REFERRAL_ID = "c7e2a9d4-8b1f-4e3c-a5d6-9f0b2e4c6a13"
 CARE_PLAN_ID = "e1b4d7a2-6c9f-4b3e-8d5a-2c7f9e1b4d60"
 GOAL_ID = "3b8d2f6e-1a4c-4d7b-9e2f-5a8c1d6b3e94"
 
+SOAP = {
+    "subjective": "Low back pain 7/10 after a long week at the desk; sleeps poorly.",
+    "objective": "Hypertonic lumbar paraspinals, right more than left; trigger point "
+    "in right gluteus medius.",
+    "assessment": "Muscular low back pain, consistent with the referral.",
+    "plan": "Weekly sessions; add hip flexor stretches at home.",
+}
+
+# request bodies, and the objects inside them whose properties show these values
 EXAMPLES: dict[str, dict[str, Any]] = {
+    "EmergencyContact": {
+        "name": "Chidi Okafor",
+        "phone": "+44 7700 900456",
+        "relationship": "partner",
+    },
+    "Soap": SOAP,
+    "SoapRead": SOAP,
+    "MeasurementRead": {"measure": "nprs", "value": 7, "unit": "points", "timing": "pre"},
+    "CoordinatedCare": {"description": "Physiotherapy twice a week, core stabilisation"},
     "LoginForm": {
         "grant_type": "password",
         "username": "mara.jensen@harbourside-massage.example",
@@ -483,13 +501,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "body_regions": ["lower_back", "glutes", "hips"],
         "techniques": ["myofascial release", "trigger point"],
         "pressure": "moderate",
-        "soap": {
-            "subjective": "Low back pain 7/10 after a long week at the desk; sleeps poorly.",
-            "objective": "Hypertonic lumbar paraspinals, right more than left; trigger point "
-            "in right gluteus medius.",
-            "assessment": "Muscular low back pain, consistent with the referral.",
-            "plan": "Weekly sessions; add hip flexor stretches at home.",
-        },
+        "soap": SOAP,
         "measurements": [
             {"goal_id": GOAL_ID, "measure": "nprs", "value": 7, "timing": "pre"},
             {"goal_id": GOAL_ID, "measure": "nprs", "value": 5, "timing": "post"},

@@ -157,6 +157,8 @@ def _add_links(document: dict[str, Any]) -> None:
             links[target_op["operationId"]] = {
                 "operationId": target_op["operationId"],
                 "parameters": parameters,
+                "description": f"{target_method.upper()} `{target}`: "
+                f"{target_op.get('summary', '')}",
             }
         if links:
             created["links"] = links
@@ -173,16 +175,34 @@ class Reference:
     examples: Mapping[str, Any] = field(default_factory=dict)
 
 
+_READ_SUFFIXES = ("Read", "Created", "Export")
+
+
+def _example_for(name: str, reference: Reference) -> Any:
+    """The example a schema's properties show: its own, or its `…Create` schema's for a
+    `…Read`, `…Created` or `…Export` schema, so responses show clinic values, not "string"."""
+    if name in reference.examples:
+        return reference.examples[name]
+    for suffix in _READ_SUFFIXES:
+        if name.endswith(suffix):
+            return reference.examples.get(f"{name.removesuffix(suffix)}Create")
+    return None
+
+
 def _describe_fields(schemas: dict[str, Any], reference: Reference) -> None:
-    """Fills in what a property means where its schema says nothing; a `$ref` property's
-    description sits beside the reference (OpenAPI 3.1 allows it)."""
+    """Fills in what a property means where its schema says nothing (a `$ref` property's
+    description sits beside the reference, as OpenAPI 3.1 allows), and the value it shows
+    where an example of the schema holds a scalar one."""
     for name, schema in schemas.items():
+        example = _example_for(name, reference)
         for prop, spec in schema.get("properties", {}).items():
-            if spec.get("description"):
-                continue
-            text = reference.field_description(name, prop)
-            if text:
-                spec["description"] = text
+            if not spec.get("description"):
+                text = reference.field_description(name, prop)
+                if text:
+                    spec["description"] = text
+            value = example.get(prop) if isinstance(example, dict) else None
+            if isinstance(value, str | int | float) and "$ref" not in spec:
+                spec["examples"] = [value]
 
 
 def _document_operation(

@@ -355,3 +355,49 @@ async def test_every_example_is_accepted_by_the_server(
             if isinstance(answer, dict) and answer.get("id") == record_id:
                 etags[name] = response.headers["ETag"]
     assert {"therapist", "referrer", "client", "care_plan", "goal", "session"} <= set(created)
+
+
+def test_responses_show_the_examples_values_not_string(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    client_read = schemas["ClientRead"]["properties"]
+    assert client_read["given_name"]["examples"] == ["Zoë"]
+    assert client_read["address"]["examples"] == ["14 Tannery Lane, Bristol BS1 4DJ"]
+    assert schemas["EmergencyContact"]["properties"]["phone"]["examples"] == ["+44 7700 900456"]
+    assert schemas["SessionRead"]["properties"]["duration_minutes"]["examples"] == [60]
+    assert schemas["SoapRead"]["properties"]["plan"]["examples"] == [
+        "Weekly sessions; add hip flexor stretches at home."
+    ]
+
+
+def test_a_read_schema_borrows_its_create_schemas_example() -> None:
+    document: dict[str, Any] = {
+        "paths": {},
+        "components": {
+            "schemas": {
+                "ThingRead": {
+                    "properties": {
+                        "name": {"type": "string"},
+                        "owner": {"$ref": "#/components/schemas/Owner"},
+                        "size": {"type": "integer"},
+                    }
+                },
+                "ThingCreated": {"properties": {"name": {"type": "string"}}},
+                "Other": {"properties": {"name": {"type": "string"}}},
+            }
+        },
+    }
+    reference = Reference(examples={"ThingCreate": {"name": "Bolster", "owner": {"id": "x"}}})
+    document_as_served(document, reference)
+    schemas = document["components"]["schemas"]
+    assert schemas["ThingRead"]["properties"]["name"]["examples"] == ["Bolster"]
+    assert schemas["ThingCreated"]["properties"]["name"]["examples"] == ["Bolster"]
+    assert "examples" not in schemas["ThingRead"]["properties"]["owner"]
+    assert "examples" not in schemas["ThingRead"]["properties"]["size"]
+    assert "examples" not in schemas["Other"]["properties"]["name"]
+
+
+def test_links_say_where_they_lead(document: dict[str, Any]) -> None:
+    links = document["paths"]["/v1/clients"]["post"]["responses"]["201"]["links"]
+    get = links["get_client_v1_clients__client_id__get"]
+    assert get["description"] == "GET `/v1/clients/{client_id}`: Get Client"
+    assert all(link["description"] for link in links.values())
