@@ -60,8 +60,29 @@ def conflict_types() -> dict[str, str]:
     return dict(sorted(found.items()))
 
 
+def _problem_example(status: int) -> dict[str, Any]:
+    """What a problem of this status looks like on the wire: the first error class the
+    application defines for it (the shared ones come first), or the generic 500."""
+    kind: type[AppError] = next(
+        (sub for sub in _subclasses(AppError) if sub.status == status), AppError
+    )
+    example: dict[str, Any] = {
+        "type": f"/problems/{kind.slug}",
+        "title": kind.title,
+        "status": kind.status,
+        "detail": _DESCRIPTIONS.get(kind.status, kind.title),
+    }
+    if kind.status == 422:
+        example["errors"] = [
+            {"loc": ["body", "date_of_birth"], "msg": "date_of_birth is in the future"}
+        ]
+    return example
+
+
 def _problem_response(status: int, description: str | None = None) -> dict[str, Any]:
     content: dict[str, Any] = {"schema": {"$ref": PROBLEM_REF}}
+    if status != 409:
+        content["example"] = _problem_example(status)
     if status == 409:
         content["examples"] = {
             slug: {

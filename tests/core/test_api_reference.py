@@ -401,3 +401,28 @@ def test_links_say_where_they_lead(document: dict[str, Any]) -> None:
     get = links["get_client_v1_clients__client_id__get"]
     assert get["description"] == "GET `/v1/clients/{client_id}`: Get Client"
     assert all(link["description"] for link in links.values())
+
+
+def test_each_problem_response_shows_a_problem_of_its_own_status(
+    document: dict[str, Any],
+) -> None:
+    seen = set()
+    for path, method, operation in operations(document):
+        for code, response in operation["responses"].items():
+            if code == "default" or int(code) < 400 or code == "409":
+                continue
+            for media in response["content"].values():
+                example = media["example"]
+                assert example["status"] == int(code), (method, path, code)
+                assert example["type"].startswith("/problems/"), (method, path, code)
+                seen.add((code, example["type"]))
+    assert {
+        ("401", "/problems/unauthorized"),
+        ("403", "/problems/forbidden"),
+        ("404", "/problems/not-found"),
+        ("412", "/problems/precondition-failed"),
+        ("413", "/problems/payload-too-large"),
+        ("415", "/problems/unsupported-media-type"),
+        ("422", "/problems/validation-error"),
+        ("428", "/problems/precondition-required"),
+    } <= seen
