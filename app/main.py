@@ -38,6 +38,7 @@ from app.core.security import Caller, PasswordHashing
 from app.directory import router as directory_router
 from app.events import router as events_router
 from app.events.worker import DeliveryPolicy, DeliveryWorker
+from app.export import router as export_router
 from app.fhir import router as fhir_router
 from app.fhir.errors import PREFIX as FHIR_PREFIX
 from app.fhir.errors import operation_outcome_response
@@ -153,6 +154,7 @@ def create_app(
         fhir_router,
         audit_router,
         events_router,
+        export_router,
     ):
         app.router.routes.extend(module.router.routes)
     return app

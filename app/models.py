@@ -5,6 +5,7 @@ from app.auth.models import ApiKey, LoginFailure, User
 from app.care_plans.models import CarePlan, Goal, care_plan_referrals
 from app.clients.models import Client, Consent, Precaution
 from app.core.db import Base
+from app.core.idempotency import IdempotencyRecord
 from app.directory.models import ReferringProfessional, Therapist
 from app.events.models import Event, EventDispatch, Webhook, WebhookAttempt, WebhookDelivery
 from app.referrals.models import Referral
@@ -21,6 +22,7 @@ __all__ = [
     "Event",
     "EventDispatch",
     "Goal",
+    "IdempotencyRecord",
     "LoginFailure",
     "Measurement",
     "Precaution",

@@ -152,7 +152,7 @@ async def test_migrate_then_create_a_user_and_a_working_api_key(
     assert down.code == 0, down
     assert await table_names(url) <= {"alembic_version"}
     unknown = await careplan(url, workdir, "db", "downgrade", "no-such-revision")
-    assert_clean_failure(unknown, 1, "no-such-revision")
+    assert_clean_failure(unknown, 2, "no-such-revision")
     assert (await careplan(url, workdir, "db", "upgrade", "head")).code == 0
     assert "clients" in await table_names(url)
 

@@ -60,6 +60,7 @@ RULES: dict[tuple[str, str], frozenset[object]] = {
     ("GET", "/v1/api-keys/{key_id}"): ADMIN,
     ("DELETE", "/v1/api-keys/{key_id}"): ADMIN,
     ("GET", "/v1/audit-events"): ADMIN,
+    ("GET", "/v1/export"): ADMIN,
     # directories
     ("POST", "/v1/therapists"): DESK,
     ("GET", "/v1/therapists"): STAFF,

@@ -1,4 +1,5 @@
-"""The route classes: input checks every route shares, and one transaction per request."""
+"""The route classes: input checks every route shares, one transaction per request, and
+`Idempotency-Key` on every POST."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 from fastapi import Depends, Request, Response, params
 from fastapi.dependencies.models import Dependant
+from fastapi.dependencies.utils import get_parameterless_sub_dependant
 from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import read_only_transaction
+from app.core import idempotency
+from app.core.db import read_only_transaction, utcnow
 from app.core.errors import UnsupportedMediaType, ValidationFailed, to_app_error
+from app.core.security import Caller
 
 # The JSON API refuses query parameters it does not declare; the FHIR facade (`/fhir/R4`) has
 # rules of its own for search parameters.
@@ -85,18 +89,57 @@ class CheckedInputRoute(APIRoute):
         return check_input
 
 
+async def claim_idempotency_key(
+    request: Request, idempotency_key: idempotency.IdempotencyKeyHeader = None
+) -> None:
+    """The dependency every POST route runs last, once its other dependencies have named the
+    caller. Requests without a caller (a login) are not keyed."""
+    caller: Caller | None = getattr(request.state, "caller", None)
+    if idempotency_key is None or caller is None:
+        return
+    digest = idempotency.request_hash(
+        request.method, request.url.path, request.url.query, await request.body()
+    )
+    db = await get_db(request)
+    record_id = await idempotency.claim_key(
+        db, idempotency.actor_of(caller), idempotency_key, digest, utcnow()
+    )
+    # The claim commits before the work starts (the transaction so far held only the reads of
+    # the dependencies): from now on a concurrent repeat sees it and gets 409. The work runs in
+    # a new transaction on the same connection; a failure releases the claim.
+    await db.commit()
+    request.state.idempotency = idempotency.Claim(record_id)
+
+
 class TransactionalRoute(CheckedInputRoute):
     """Runs the handler, then commits the request's session before the response is sent, so a
     failed commit can never follow a 2xx. Any failure rolls back and becomes a problem response.
-    A request that changes nothing (GET, HEAD) runs in a read-only transaction."""
+    A request that changes nothing (GET, HEAD) runs in a read-only transaction.
+
+    POST routes also claim their `Idempotency-Key` (a dependency appended after the route's own,
+    so the caller is known) and store the response with the work, in the same commit."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        if "POST" in (self.methods or ()) and not any(
+            d.call is claim_idempotency_key for d in self.dependant.dependencies
+        ):
+            self.dependant.dependencies.append(
+                get_parameterless_sub_dependant(
+                    depends=Depends(claim_idempotency_key), path=self.path_format
+                )
+            )
         handler = super().get_route_handler()
 
         async def run_in_transaction(request: Request) -> Response:
             read_only = read_only_transaction.set(request.method in SAFE_METHODS)
             try:
-                response = await handler(request)
+                try:
+                    response = await handler(request)
+                except idempotency.IdempotentReplay as replay:
+                    return replay.response
+                claim: idempotency.Claim | None = getattr(request.state, "idempotency", None)
+                if claim is not None and idempotency.replayable(response):
+                    await idempotency.store_response(await get_db(request), claim, response)
                 session: AsyncSession | None = getattr(request.state, "db", None)
                 if session is not None:
                     await session.commit()
@@ -105,6 +148,8 @@ class TransactionalRoute(CheckedInputRoute):
                     )
                     if after_commit is not None:
                         await after_commit(session)
+                if claim is not None and idempotency.replayable(response):
+                    claim.finished = True
                 return response
             except Exception as exc:
                 error = to_app_error(exc)
@@ -118,6 +163,10 @@ class TransactionalRoute(CheckedInputRoute):
                 if session is not None:
                     request.state.db = None
                     await session.close()
+                claim = getattr(request.state, "idempotency", None)
+                if claim is not None:
+                    request.state.idempotency = None
+                    await idempotency.release(request.app.state.sessionmaker, claim)
 
         return run_in_transaction
 

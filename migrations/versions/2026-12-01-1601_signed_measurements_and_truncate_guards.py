@@ -12,7 +12,7 @@ addendum. This closes the two ways around it:
   guard is added for SQLite.
 
 Revision ID: 0004_sessions
-Revises: 0002
+Revises: 0003_goal_mcid
 Create Date: 2026-12-01 15:45:00
 """
 

@@ -5,7 +5,7 @@ Events are written in the transaction of the change they describe; `seq` orders 
 has fanned events out into webhook deliveries (one row).
 
 Revision ID: 0005_events
-Revises: 0002
+Revises: 0004_sessions
 Create Date: 2026-12-01 15:30:00
 """
 
