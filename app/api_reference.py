@@ -660,5 +660,7 @@ OPERATIONS: dict[str, str] = {
     "attempt's status. Admins only.",
     "POST /v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry": "Send a failed delivery "
     "again now. Admins only; 409 if it is already on its way.",
+    "GET /v1/export": "The clinic's data as NDJSON, one row a line, streamed; archived rows "
+    "included. For backups and moving to another system. Admins only.",
     "GET /metrics": "Prometheus metrics for the whole server, summed over worker processes.",
 }
