@@ -664,3 +664,15 @@ OPERATIONS: dict[str, str] = {
     "included. For backups and moving to another system. Admins only.",
     "GET /metrics": "Prometheus metrics for the whole server, summed over worker processes.",
 }
+
+# ---- query parameters a route leaves undescribed, by name ------------------------------------
+
+PARAMETERS: dict[str, str] = {
+    "discipline": "Only professionals of this field, e.g. `physical_therapy`",
+    "client_id": "Only records of this client (UUID)",
+    "care_plan_id": "Only sessions of this care plan (UUID)",
+    "therapist_id": "Only sessions given by this therapist (UUID)",
+    "status": "Only sessions in this status, e.g. `scheduled`",
+    "actor_id": "Only what this user or API key (UUID) did",
+    "action": "Only this kind of action, e.g. `export` or `denied`",
+}

@@ -136,6 +136,7 @@ def create_app(
             field_description=api_reference.field_description,
             operations=api_reference.OPERATIONS,
             examples=api_reference.EXAMPLES,
+            parameters=api_reference.PARAMETERS,
         ),
     )
 

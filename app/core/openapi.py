@@ -189,11 +189,13 @@ def _add_links(document: dict[str, Any]) -> None:
 class Reference:
     """What the document says in words beside what the code declares: a description for a
     schema property (`(schema, property) -> text or None`), one per operation
-    (`"METHOD /path" -> text`), and an example request body per schema name."""
+    (`"METHOD /path" -> text`), an example request body per schema name, and a description
+    per query parameter name (path parameters without one are described from their name)."""
 
     field_description: Callable[[str, str], str | None] = lambda schema, name: None
     operations: Mapping[str, str] = field(default_factory=dict)
     examples: Mapping[str, Any] = field(default_factory=dict)
+    parameters: Mapping[str, str] = field(default_factory=dict)
 
 
 _READ_SUFFIXES = ("Read", "Created", "Export")
@@ -222,7 +224,9 @@ def _describe_fields(schemas: dict[str, Any], reference: Reference) -> None:
                 if text:
                     spec["description"] = text
             value = example.get(prop) if isinstance(example, dict) else None
-            if isinstance(value, str | int | float) and "$ref" not in spec:
+            scalar = isinstance(value, str | int | float)
+            scalars = isinstance(value, list) and all(isinstance(v, str) for v in value)
+            if (scalar or (scalars and value)) and "$ref" not in spec:
                 spec["examples"] = [value]
 
 
@@ -232,6 +236,14 @@ def _document_operation(
     text = reference.operations.get(f"{method.upper()} {path}")
     if text and not operation.get("description"):
         operation["description"] = text
+    for parameter in operation.get("parameters", []):
+        if parameter.get("description"):
+            continue
+        if parameter["name"] in reference.parameters:
+            parameter["description"] = reference.parameters[parameter["name"]]
+        elif parameter.get("in") == "path":
+            noun = parameter["name"].removesuffix("_id").replace("_", " ")
+            parameter["description"] = f"The {noun}'s id, as `id` in its record"
     for media in operation.get("requestBody", {}).get("content", {}).values():
         ref = media.get("schema", {}).get("$ref", "")
         example = reference.examples.get(ref.rsplit("/", 1)[-1])

@@ -426,3 +426,15 @@ def test_each_problem_response_shows_a_problem_of_its_own_status(
         ("422", "/problems/validation-error"),
         ("428", "/problems/precondition-required"),
     } <= seen
+
+
+def test_lists_and_path_parameters_are_shown_and_described(document: dict[str, Any]) -> None:
+    session_read = document["components"]["schemas"]["SessionRead"]["properties"]
+    assert session_read["body_regions"]["examples"] == [["lower_back", "glutes", "hips"]]
+    assert session_read["techniques"]["examples"] == [["myofascial release", "trigger point"]]
+    patch = document["paths"]["/v1/sessions/{session_id}"]["patch"]
+    (session_id,) = [p for p in patch["parameters"] if p["in"] == "path"]
+    assert session_id["description"] == "The session's id, as `id` in its record"
+    for path, method, operation in operations(document):
+        for parameter in operation.get("parameters", []):
+            assert parameter.get("description"), (method, path, parameter["name"])
