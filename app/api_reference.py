@@ -350,8 +350,13 @@ FIELDS_BY_SCHEMA: dict[tuple[str, str], str] = {
 
 
 def field_description(schema: str, name: str) -> str | None:
-    """What a property means, from the tables above; `None` if they say nothing."""
-    return FIELDS_BY_SCHEMA.get((schema, name)) or FIELDS.get(name)
+    """What a property means, from the tables above; `None` if they say nothing. An
+    `XRead` schema reads what `X` says (`EmergencyContactRead` as `EmergencyContact`)."""
+    return (
+        FIELDS_BY_SCHEMA.get((schema, name))
+        or FIELDS_BY_SCHEMA.get((schema.removesuffix("Read"), name))
+        or FIELDS.get(name)
+    )
 
 
 # ---- realistic request bodies, by schema --------------------------------------------------------

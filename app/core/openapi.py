@@ -202,13 +202,14 @@ _READ_SUFFIXES = ("Read", "Created", "Export")
 
 
 def _example_for(name: str, reference: Reference) -> Any:
-    """The example a schema's properties show: its own, or its `…Create` schema's for a
-    `…Read`, `…Created` or `…Export` schema, so responses show clinic values, not "string"."""
+    """The example a schema's properties show: its own, or for an `XRead`, `XCreated` or
+    `XExport` schema that of `X` or `XCreate`, so responses show clinic values, not "string"."""
     if name in reference.examples:
         return reference.examples[name]
     for suffix in _READ_SUFFIXES:
         if name.endswith(suffix):
-            return reference.examples.get(f"{name.removesuffix(suffix)}Create")
+            base = name.removesuffix(suffix)
+            return reference.examples.get(base) or reference.examples.get(f"{base}Create")
     return None
 
 

@@ -363,6 +363,12 @@ def test_responses_show_the_examples_values_not_string(document: dict[str, Any])
     assert client_read["given_name"]["examples"] == ["Zoë"]
     assert client_read["address"]["examples"] == ["14 Tannery Lane, Bristol BS1 4DJ"]
     assert schemas["EmergencyContact"]["properties"]["phone"]["examples"] == ["+44 7700 900456"]
+    contact_read = schemas["EmergencyContactRead"]["properties"]["phone"]
+    assert contact_read["examples"] == ["+44 7700 900456"]
+    assert (
+        contact_read["description"]
+        == schemas["EmergencyContact"]["properties"]["phone"]["description"]
+    )
     assert schemas["SessionRead"]["properties"]["duration_minutes"]["examples"] == [60]
     assert schemas["SoapRead"]["properties"]["plan"]["examples"] == [
         "Weekly sessions; add hip flexor stretches at home."
@@ -382,11 +388,17 @@ def test_a_read_schema_borrows_its_create_schemas_example() -> None:
                     }
                 },
                 "ThingCreated": {"properties": {"name": {"type": "string"}}},
+                "PartRead": {"properties": {"name": {"type": "string"}}},
                 "Other": {"properties": {"name": {"type": "string"}}},
             }
         },
     }
-    reference = Reference(examples={"ThingCreate": {"name": "Bolster", "owner": {"id": "x"}}})
+    reference = Reference(
+        examples={
+            "ThingCreate": {"name": "Bolster", "owner": {"id": "x"}},
+            "Part": {"name": "Wedge"},
+        }
+    )
     document_as_served(document, reference)
     schemas = document["components"]["schemas"]
     assert schemas["ThingRead"]["properties"]["name"]["examples"] == ["Bolster"]
@@ -394,6 +406,7 @@ def test_a_read_schema_borrows_its_create_schemas_example() -> None:
     assert "examples" not in schemas["ThingRead"]["properties"]["owner"]
     assert "examples" not in schemas["ThingRead"]["properties"]["size"]
     assert "examples" not in schemas["Other"]["properties"]["name"]
+    assert schemas["PartRead"]["properties"]["name"]["examples"] == ["Wedge"]
 
 
 def test_links_say_where_they_lead(document: dict[str, Any]) -> None:
