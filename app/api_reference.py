@@ -385,6 +385,13 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "relationship": "partner",
     },
     "Soap": SOAP,
+    "ReferredPatient": {
+        "given_name": "Zoë",
+        "family_name": "Okafor",
+        "date_of_birth": "1986-04-12",
+        "phone": "+44 7700 900123",
+        "email": "zoe.okafor@example.org",
+    },
     "SoapRead": SOAP,
     "MeasurementRead": {"measure": "nprs", "value": 7, "unit": "points", "timing": "pre"},
     "CoordinatedCare": {"description": "Physiotherapy twice a week, core stabilisation"},
@@ -587,8 +594,9 @@ OPERATIONS: dict[str, str] = {
     "the same moment. Staff roles; 409 if already revoked.",
     "GET /v1/clients/{client_id}/export": "Everything the clinic holds about a client, in one "
     "JSON document (a subject-access request). Admins and therapists.",
-    "POST /v1/referrals": "Record a referral for a client. Staff, or a referrer for its own "
-    "patients (always `pending`); a malformed ICD-10 code is 422.",
+    "POST /v1/referrals": "Record a referral. Clinic staff name the `client_id`; a referring "
+    "professional names the `patient`, and its referral stays `pending` until the clinic links "
+    "a client. A malformed ICD-10 code is 422.",
     "GET /v1/referrals": "List referrals, a page at a time. A referrer sees only its own.",
     "GET /v1/referrals/{referral_id}": "Read one referral. A referrer reads only its own; others "
     "are 404.",
