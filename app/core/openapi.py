@@ -144,9 +144,57 @@ def _require_if_match(operation: dict[str, Any]) -> None:
     )
 
 
+FHIR_PATHS = "/fhir/"
+FHIR_MEDIA_TYPE = "application/fhir+json"
+OPERATION_OUTCOME_SCHEMA: dict[str, Any] = {
+    "title": "OperationOutcome",
+    "description": "A FHIR R4 OperationOutcome: how the FHIR facade answers every error.",
+    "type": "object",
+    "required": ["resourceType", "issue"],
+    "properties": {
+        "resourceType": {
+            "type": "string",
+            "enum": ["OperationOutcome"],
+            "description": "Always `OperationOutcome`",
+        },
+        "issue": {
+            "type": "array",
+            "minItems": 1,
+            "description": "What went wrong, one issue a problem",
+            "items": {
+                "type": "object",
+                "required": ["severity", "code"],
+                "properties": {
+                    "severity": {
+                        "type": "string",
+                        "enum": ["fatal", "error", "warning"],
+                        "description": "`fatal` for a server error, `error` for a refused request",
+                    },
+                    "code": {"type": "string", "description": "FHIR issue type, e.g. not-found"},
+                    "diagnostics": {"type": "string", "description": "What went wrong"},
+                },
+            },
+        },
+    },
+}
+
+
+def _operation_outcome_response(status: int, description: str | None) -> dict[str, Any]:
+    """Errors under `/fhir/R4` are OperationOutcomes in `application/fhir+json`."""
+    text = description if description and description not in _DEFAULT_DESCRIPTIONS else None
+    return {
+        "description": text or _DESCRIPTIONS.get(status, "Error"),
+        "content": {
+            FHIR_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/OperationOutcome"}}
+        },
+    }
+
+
 def _statuses_for(path: str, method: str, operation: dict[str, Any]) -> set[int]:
     """What the shared machinery can answer on this operation, whatever the route does."""
     statuses = {422} if path.startswith(("/v1/", "/fhir/")) else set()
+    if path.startswith(FHIR_PATHS):
+        statuses |= {400, 406}  # a search parameter it does not know; XML asked for
     if operation.get("security"):
         statuses |= {401, 403}
     if "{" in path:
@@ -275,6 +323,7 @@ def document_as_served(
         "scheme": "bearer",
         "description": "An API key (`cpk_…`) or a user access token, as `Authorization: Bearer`.",
     }
+    schemas["OperationOutcome"] = OPERATION_OUTCOME_SCHEMA
     for path, method, operation in _operations(document):
         _document_operation(path, method, operation, reference)
         security = operation.get("security")
@@ -293,7 +342,10 @@ def document_as_served(
                 description = _conflict_description() if status == 409 and generic else None
                 if not generic and description is None:
                     description = keep
-                responses[code] = _problem_response(status, description)
+                if path.startswith(FHIR_PATHS):
+                    responses[code] = _operation_outcome_response(status, keep)
+                else:
+                    responses[code] = _problem_response(status, description)
         operation["responses"] = dict(sorted(responses.items()))
     _add_links(document)
     return document
