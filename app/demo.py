@@ -126,6 +126,10 @@ class DemoApi:
         self.http = http
         self.headers = {"Authorization": f"Bearer {key}"}
 
+    def as_key(self, key: str) -> DemoApi:
+        """The same client acting with another API key (a therapist signs their own notes)."""
+        return DemoApi(self.http, key)
+
     async def send(
         self, method: str, path: str, body: Any = None, version: int | None = None
     ) -> Any:
@@ -172,6 +176,17 @@ async def _build(api: DemoApi, today: dt.date, advance: Callable[[int], None]) -
                 },
             )
         )
+        # signing is a person's attestation: each therapist signs through a key of their own
+        therapist_key = await api.send(
+            "POST",
+            "/v1/api-keys",
+            {
+                "name": f"{name} (signing)",
+                "role": "therapist",
+                "therapist_id": therapists[-1]["id"],
+            },
+        )
+        therapists[-1]["api"] = api.as_key(therapist_key["key"])
     referrers = []
     for name, discipline, organization in REFERRERS:
         domain = organization.split()[0].lower()
@@ -377,10 +392,12 @@ async def _plan_with_sessions(
         clinic.sessions += 1
         clinic.warnings += len(session["warnings"])
         if week < WEEKS - 1:  # the latest note stays a draft, as on a real Monday morning
-            last_signed = await api.send("POST", f"/v1/sessions/{session['id']}/sign")
+            last_signed = await therapist["api"].send(
+                "POST", f"/v1/sessions/{session['id']}/sign"
+            )
             clinic.signed += 1
     if index == 0 and last_signed is not None:
-        await api.send(
+        await therapist["api"].send(
             "POST",
             f"/v1/sessions/{last_signed['id']}/addenda",
             {

@@ -12,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app import api_reference
 from app.audit import router as audit_router
 from app.audit.models import AuditEvent
 from app.audit.service import NO_ACTOR, denied_event, take_deferred
@@ -30,7 +31,7 @@ from app.core.errors import AppError, Forbidden, Hidden, Unauthorized, install_e
 from app.core.http import ClinicCorsMiddleware, HttpSemanticsMiddleware
 from app.core.middleware import RequestContextMiddleware
 from app.core.observability import Metrics, configure_logging
-from app.core.openapi import install_openapi
+from app.core.openapi import Reference, install_openapi
 from app.core.routing import CheckedInputRoute
 from app.core.secret_key import signing_key
 from app.core.security import Caller, PasswordHashing
@@ -129,7 +130,15 @@ def create_app(
     )
     app.add_middleware(HttpSemanticsMiddleware)
     install_docs(app)
-    install_openapi(app)
+    install_openapi(
+        app,
+        Reference(
+            field_description=api_reference.field_description,
+            operations=api_reference.OPERATIONS,
+            examples=api_reference.EXAMPLES,
+            parameters=api_reference.PARAMETERS,
+        ),
+    )
 
     app.router.route_class = CheckedInputRoute  # the routes declared on the app itself
     _add_operational_routes(app)

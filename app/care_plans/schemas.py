@@ -93,6 +93,14 @@ class CoordinatedCare(BaseModel):
 CoordinatedCareList = Annotated[list[CoordinatedCare], Field(max_length=20)]
 
 
+class CoordinatedCareRead(BaseModel):
+    """As stored (output is not input: never refused on the way out)."""
+
+    referring_professional_id: uuid.UUID | None = None
+    discipline: str
+    description: str | None = None
+
+
 def _unique(ids: list[uuid.UUID]) -> list[uuid.UUID]:
     return list(dict.fromkeys(ids))
 
@@ -161,7 +169,7 @@ class CarePlanRead(ReadModel):
     end_date: dt.date | None
     planned_sessions: int | None
     sessions_per_week: float | None
-    coordinated_care: list[CoordinatedCare]
+    coordinated_care: list[CoordinatedCareRead]
     notes: str | None
     created_at: dt.datetime
     updated_at: dt.datetime

@@ -82,6 +82,15 @@ class EmergencyContact(BaseModel):
     relationship: ShortText | None = None
 
 
+class EmergencyContactRead(BaseModel):
+    """As stored: output is not input, so a contact written before today's input rules is read
+    back as it is, never refused."""
+
+    name: str | None = None
+    phone: str | None = None
+    relationship: str | None = None
+
+
 # ---- clients ---------------------------------------------------------------------------------
 
 
@@ -133,7 +142,7 @@ class ClientRead(ReadModel):
     email: str | None
     phone: str | None
     address: str | None
-    emergency_contact: EmergencyContact | None
+    emergency_contact: EmergencyContactRead | None
     pregnancy_due_date: dt.date | None
     notes: str | None
     created_at: dt.datetime

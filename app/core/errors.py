@@ -329,7 +329,8 @@ def problems(
         }
     if conflicts:
         listed = "; ".join(
-            f"`{error.slug}`: {(error.__doc__ or error.title).rstrip('.')}" for error in conflicts
+            f"`/problems/{error.slug}`: {(error.__doc__ or error.title).rstrip('.')}"
+            for error in conflicts
         )
         out[409] = {**out.get(409, {}), "description": f"Conflict. {listed}"}
         out[409].setdefault("model", Problem)

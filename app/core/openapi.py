@@ -4,7 +4,9 @@ statuses the shared machinery can answer on any route, and both ways to authenti
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI
@@ -59,9 +61,35 @@ def conflict_types() -> dict[str, str]:
     return dict(sorted(found.items()))
 
 
+_LISTED_TYPE = re.compile(r"`/problems/([a-z-]+)`")
+
+
+def _problem_example(status: int) -> dict[str, Any]:
+    """What a problem of this status looks like on the wire: the first error class the
+    application defines for it (the shared ones come first), or the generic 500."""
+    kind: type[AppError] = next(
+        (sub for sub in _subclasses(AppError) if sub.status == status), AppError
+    )
+    example: dict[str, Any] = {
+        "type": f"/problems/{kind.slug}",
+        "title": kind.title,
+        "status": kind.status,
+        "detail": _DESCRIPTIONS.get(kind.status, kind.title),
+    }
+    if kind.status == 422:
+        example["errors"] = [
+            {"loc": ["body", "date_of_birth"], "msg": "date_of_birth is in the future"}
+        ]
+    return example
+
+
 def _problem_response(status: int, description: str | None = None) -> dict[str, Any]:
     content: dict[str, Any] = {"schema": {"$ref": PROBLEM_REF}}
+    if status != 409:
+        content["example"] = _problem_example(status)
     if status == 409:
+        # a route that names its own 409 problems (`problems(conflicts=…)`) shows those alone
+        listed = set(_LISTED_TYPE.findall(description or ""))
         content["examples"] = {
             slug: {
                 "summary": title,
@@ -73,6 +101,7 @@ def _problem_response(status: int, description: str | None = None) -> dict[str, 
                 },
             }
             for slug, title in conflict_types().items()
+            if not listed or slug in listed
         }
     return {
         "description": description or _DESCRIPTIONS.get(status, "Problem"),
@@ -115,9 +144,57 @@ def _require_if_match(operation: dict[str, Any]) -> None:
     )
 
 
+FHIR_PATHS = "/fhir/"
+FHIR_MEDIA_TYPE = "application/fhir+json"
+OPERATION_OUTCOME_SCHEMA: dict[str, Any] = {
+    "title": "OperationOutcome",
+    "description": "A FHIR R4 OperationOutcome: how the FHIR facade answers every error.",
+    "type": "object",
+    "required": ["resourceType", "issue"],
+    "properties": {
+        "resourceType": {
+            "type": "string",
+            "enum": ["OperationOutcome"],
+            "description": "Always `OperationOutcome`",
+        },
+        "issue": {
+            "type": "array",
+            "minItems": 1,
+            "description": "What went wrong, one issue a problem",
+            "items": {
+                "type": "object",
+                "required": ["severity", "code"],
+                "properties": {
+                    "severity": {
+                        "type": "string",
+                        "enum": ["fatal", "error", "warning"],
+                        "description": "`fatal` for a server error, `error` for a refused request",
+                    },
+                    "code": {"type": "string", "description": "FHIR issue type, e.g. not-found"},
+                    "diagnostics": {"type": "string", "description": "What went wrong"},
+                },
+            },
+        },
+    },
+}
+
+
+def _operation_outcome_response(status: int, description: str | None) -> dict[str, Any]:
+    """Errors under `/fhir/R4` are OperationOutcomes in `application/fhir+json`."""
+    text = description if description and description not in _DEFAULT_DESCRIPTIONS else None
+    return {
+        "description": text or _DESCRIPTIONS.get(status, "Error"),
+        "content": {
+            FHIR_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/OperationOutcome"}}
+        },
+    }
+
+
 def _statuses_for(path: str, method: str, operation: dict[str, Any]) -> set[int]:
     """What the shared machinery can answer on this operation, whatever the route does."""
     statuses = {422} if path.startswith(("/v1/", "/fhir/")) else set()
+    if path.startswith(FHIR_PATHS):
+        statuses |= {400, 406}  # a search parameter it does not know; XML asked for
     if operation.get("security"):
         statuses |= {401, 403}
     if "{" in path:
@@ -156,15 +233,88 @@ def _add_links(document: dict[str, Any]) -> None:
             links[target_op["operationId"]] = {
                 "operationId": target_op["operationId"],
                 "parameters": parameters,
+                "description": f"{target_method.upper()} `{target}`: "
+                f"{target_op.get('summary', '')}",
             }
         if links:
             created["links"] = links
 
 
-def document_as_served(document: dict[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Reference:
+    """What the document says in words beside what the code declares: a description for a
+    schema property (`(schema, property) -> text or None`), one per operation
+    (`"METHOD /path" -> text`), an example request body per schema name, and a description
+    per query parameter name (path parameters without one are described from their name)."""
+
+    field_description: Callable[[str, str], str | None] = lambda schema, name: None
+    operations: Mapping[str, str] = field(default_factory=dict)
+    examples: Mapping[str, Any] = field(default_factory=dict)
+    parameters: Mapping[str, str] = field(default_factory=dict)
+
+
+_READ_SUFFIXES = ("Read", "Created", "Export")
+
+
+def _example_for(name: str, reference: Reference) -> Any:
+    """The example a schema's properties show: its own, or for an `XRead`, `XCreated` or
+    `XExport` schema that of `X` or `XCreate`, so responses show clinic values, not "string"."""
+    if name in reference.examples:
+        return reference.examples[name]
+    for suffix in _READ_SUFFIXES:
+        if name.endswith(suffix):
+            base = name.removesuffix(suffix)
+            return reference.examples.get(base) or reference.examples.get(f"{base}Create")
+    return None
+
+
+def _describe_fields(schemas: dict[str, Any], reference: Reference) -> None:
+    """Fills in what a property means where its schema says nothing (a `$ref` property's
+    description sits beside the reference, as OpenAPI 3.1 allows), and the value it shows
+    where an example of the schema holds a scalar one."""
+    for name, schema in schemas.items():
+        example = _example_for(name, reference)
+        for prop, spec in schema.get("properties", {}).items():
+            if not spec.get("description"):
+                text = reference.field_description(name, prop)
+                if text:
+                    spec["description"] = text
+            value = example.get(prop) if isinstance(example, dict) else None
+            scalar = isinstance(value, str | int | float)
+            scalars = isinstance(value, list) and all(isinstance(v, str) for v in value)
+            if (scalar or (scalars and value)) and "$ref" not in spec:
+                spec["examples"] = [value]
+
+
+def _document_operation(
+    path: str, method: str, operation: dict[str, Any], reference: Reference
+) -> None:
+    text = reference.operations.get(f"{method.upper()} {path}")
+    if text and not operation.get("description"):
+        operation["description"] = text
+    for parameter in operation.get("parameters", []):
+        if parameter.get("description"):
+            continue
+        if parameter["name"] in reference.parameters:
+            parameter["description"] = reference.parameters[parameter["name"]]
+        elif parameter.get("in") == "path":
+            noun = parameter["name"].removesuffix("_id").replace("_", " ")
+            parameter["description"] = f"The {noun}'s id, as `id` in its record"
+    for media in operation.get("requestBody", {}).get("content", {}).values():
+        ref = media.get("schema", {}).get("$ref", "")
+        example = reference.examples.get(ref.rsplit("/", 1)[-1])
+        if example is not None and "example" not in media:
+            media["example"] = example
+
+
+def document_as_served(
+    document: dict[str, Any], reference: Reference | None = None
+) -> dict[str, Any]:
     """Rewrites FastAPI's document in place to say what the server does, and returns it."""
+    reference = reference or Reference()
     components = document.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
+    _describe_fields(schemas, reference)
     for name in _FASTAPI_VALIDATION:
         schemas.pop(name, None)
     schemes = components.setdefault("securitySchemes", {})
@@ -173,7 +323,9 @@ def document_as_served(document: dict[str, Any]) -> dict[str, Any]:
         "scheme": "bearer",
         "description": "An API key (`cpk_…`) or a user access token, as `Authorization: Bearer`.",
     }
+    schemas["OperationOutcome"] = OPERATION_OUTCOME_SCHEMA
     for path, method, operation in _operations(document):
+        _document_operation(path, method, operation, reference)
         security = operation.get("security")
         if security and not any(API_KEY_SCHEME in entry for entry in security):
             operation["security"] = [*security, {API_KEY_SCHEME: []}]
@@ -190,13 +342,16 @@ def document_as_served(document: dict[str, Any]) -> dict[str, Any]:
                 description = _conflict_description() if status == 409 and generic else None
                 if not generic and description is None:
                     description = keep
-                responses[code] = _problem_response(status, description)
+                if path.startswith(FHIR_PATHS):
+                    responses[code] = _operation_outcome_response(status, keep)
+                else:
+                    responses[code] = _problem_response(status, description)
         operation["responses"] = dict(sorted(responses.items()))
     _add_links(document)
     return document
 
 
-def install_openapi(app: FastAPI) -> None:
+def install_openapi(app: FastAPI, reference: Reference | None = None) -> None:
     """Serve `document_as_served` of FastAPI's document, built once on first request."""
 
     def openapi() -> dict[str, Any]:
@@ -210,7 +365,8 @@ def install_openapi(app: FastAPI) -> None:
                     routes=app.routes,
                     tags=app.openapi_tags,
                     servers=app.servers,
-                )
+                ),
+                reference,
             )
         return app.openapi_schema
 

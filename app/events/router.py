@@ -13,6 +13,7 @@ from app.auth.dependencies import AdminCaller, actor
 from app.core.concurrency import ExpectedVersion
 from app.core.db import utcnow
 from app.core.errors import ValidationFailed, problems
+from app.core.fields import CursorText, SingleLine
 from app.core.pagination import Page, PageOf, page_of
 from app.core.responses import no_content, render
 from app.core.routing import DbSession, TransactionalRoute
@@ -66,12 +67,12 @@ async def read_events(
     db: DbSession,
     caller: AdminCaller,
     after: Annotated[
-        str | None,
-        Query(max_length=200, description="`next_cursor` of the previous page; none: the start"),
+        CursorText | None,
+        Query(description="`next_cursor` of the previous page; none: the start"),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size, 1–200")] = 50,
     types: Annotated[
-        str | None,
+        Annotated[str, SingleLine] | None,
         Query(
             max_length=1000,
             description="Comma-separated event types to keep, e.g. `session.signed,client.created`",

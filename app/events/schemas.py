@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from app.core.concurrency import MergePatch
+from app.core.fields import SingleLine, StrictBool
 from app.core.responses import ReadModel
 
 SECRET_PREFIX = "whsec_"
@@ -74,6 +75,7 @@ WebhookSecret = Annotated[
 ]
 WebhookUrl = Annotated[
     str,
+    SingleLine,
     Field(
         min_length=1,
         max_length=2048,
@@ -106,7 +108,7 @@ class WebhookUpdate(MergePatch):
 
     url: WebhookUrl | None = None
     event_types: EventTypes | None = None
-    active: bool | None = None
+    active: StrictBool | None = None
 
 
 class WebhookRead(ReadModel):

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from pydantic import AwareDatetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.responses import StreamingResponse
 
@@ -15,6 +14,7 @@ from app.audit import service as audit
 from app.audit.service import AuditAction
 from app.auth.dependencies import AdminCaller, actor
 from app.core.errors import ValidationFailed, problems
+from app.core.fields import SingleLine, Timestamp
 from app.core.routing import DbSession, TransactionalRoute
 from app.export import service
 from app.export.service import ExportedResource
@@ -41,14 +41,14 @@ async def export(
     db: DbSession,
     caller: AdminCaller,
     resources: Annotated[
-        str | None,
+        Annotated[str, SingleLine] | None,
         Query(
             max_length=500,
             description="Comma-separated: " + ", ".join(service.RESOURCES) + " (default: all)",
         ),
     ] = None,
     since: Annotated[
-        AwareDatetime | None, Query(description="Only rows changed at or after this instant")
+        Timestamp | None, Query(description="Only rows changed at or after this instant")
     ] = None,
 ) -> StreamingResponse:
     try:

@@ -76,6 +76,16 @@ class ReferredPatient(BaseModel):
         return self
 
 
+class ReferredPatientRead(BaseModel):
+    """As stored (output is not input: never refused on the way out)."""
+
+    given_name: str | None = None
+    family_name: str | None = None
+    date_of_birth: dt.date | None = None
+    phone: str | None = None
+    email: str | None = None
+
+
 class ReferralCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -144,7 +154,7 @@ class ReferralRead(ReadModel):
 
     id: uuid.UUID
     client_id: uuid.UUID | None
-    patient: ReferredPatient | None
+    patient: ReferredPatientRead | None
     referring_professional_id: uuid.UUID
     received_on: dt.date
     reason: str | None

@@ -108,6 +108,14 @@ class AdjacentAppointment(BaseModel):
     starts_at: Timestamp
 
 
+class AdjacentAppointmentRead(BaseModel):
+    """As stored (output is not input: never refused on the way out)."""
+
+    referring_professional_id: uuid.UUID
+    relation: str
+    starts_at: dt.datetime
+
+
 class _SessionFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -245,7 +253,7 @@ class SessionRead(ReadModel):
     health_update: str | None
     adverse_event: str | None
     home_care: str | None
-    adjacent_appointment: AdjacentAppointment | None
+    adjacent_appointment: AdjacentAppointmentRead | None
     note_status: NoteStatus
     signed_at: dt.datetime | None
     signed_by: uuid.UUID | None = Field(

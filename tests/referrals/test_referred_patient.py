@@ -92,8 +92,9 @@ async def test_a_referrer_must_name_the_patient(client: httpx.AsyncClient, staff
 @pytest.mark.parametrize(
     ("patient", "loc"),
     [
-        ({**PATIENT, "date_of_birth": "2999-01-01"}, ["body", "patient"]),
-        ({**PATIENT, "date_of_birth": "1899-12-31"}, ["body", "patient"]),
+        ({**PATIENT, "date_of_birth": "2199-01-01"}, ["body", "patient"]),
+        ({**PATIENT, "date_of_birth": "1899-12-31"}, ["body", "patient", "date_of_birth"]),
+        ({**PATIENT, "date_of_birth": "2999-01-01"}, ["body", "patient", "date_of_birth"]),
         (
             {k: v for k, v in PATIENT.items() if k != "family_name"},
             ["body", "patient", "family_name"],
@@ -102,7 +103,15 @@ async def test_a_referrer_must_name_the_patient(client: httpx.AsyncClient, staff
         ({**PATIENT, "client_id": "x"}, ["body", "patient", "client_id"]),
         ({**PATIENT, "email": "not-an-email"}, ["body", "patient", "email"]),
     ],
-    ids=["born-later", "born-before-1900", "no-family-name", "blank-name", "extra", "bad-email"],
+    ids=[
+        "born-later",
+        "born-before-1900",
+        "born-after-2200",
+        "no-family-name",
+        "blank-name",
+        "extra",
+        "bad-email",
+    ],
 )
 async def test_the_named_patient_is_validated(
     client: httpx.AsyncClient, staff: Staff, patient: dict[str, Any], loc: list[str]

@@ -470,11 +470,11 @@ async def test_openapi_documents_the_session_problems_and_signed_by(
         "invalid-transition",
         "consent-required",
     ):
-        assert f"`{slug}`" in booking
-        assert f"`{slug}`" in change
-    assert "`note-signed`" in change
+        assert f"`/problems/{slug}`" in booking
+        assert f"`/problems/{slug}`" in change
+    assert "`/problems/note-signed`" in change
     addenda = paths["/v1/sessions/{session_id}/addenda"]["post"]["responses"]
-    assert "`conflict`" in addenda["409"]["description"]
+    assert "`/problems/conflict`" in addenda["409"]["description"]
     sign = paths["/v1/sessions/{session_id}/sign"]["post"]
     assert "admin API key gets 403" in sign["description"]
     signed_by = spec["components"]["schemas"]["SessionRead"]["properties"]["signed_by"]
