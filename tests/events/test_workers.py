@@ -83,6 +83,8 @@ def start_worker(url: str) -> subprocess.Popen[bytes]:
         "CAREPLAN_SECRET_KEY": "test-secret-key-for-the-careplan-suite-0123456789",
         "CAREPLAN_WEBHOOK_LEASE_SECONDS": "2",
         "CAREPLAN_WEBHOOK_POLL_SECONDS": "0.05",
+        # an attempt cut off by the kill is retried soon, not after the production back-off
+        "CAREPLAN_WEBHOOK_RETRY_BASE_SECONDS": "1",
         "CAREPLAN_LOG_LEVEL": "WARNING",
     }
     command = [str(Path(sys.executable).with_name("careplan")), "worker"]
@@ -115,7 +117,7 @@ async def test_killed_worker_then_restart_delivers_every_event(workers_db: str) 
             try:
                 await wait_for(
                     lambda: len({r.headers["webhook-id"] for r in receiver.received}) >= EVENTS,
-                    60,
+                    180,  # a liveness bound: the command starts slowly on a busy machine
                 )
             finally:
                 second.send_signal(signal.SIGTERM)
