@@ -6,9 +6,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
+import pytest
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.auth import service as auth_service
 from app.auth.schemas import ApiKeyCreate
@@ -17,6 +20,10 @@ from app.main import create_app
 from tests.conftest import test_settings
 from tests.databases import migrate, recreate_database, variant_url
 
+LIVE_BACKENDS = ["sqlite", "postgresql"]
+"""For `pytest.fixture(params=…)`: with `live_database_url`, SQLite always, PostgreSQL when the
+suite runs there."""
+
 
 @dataclass
 class LiveApp:
@@ -24,10 +31,36 @@ class LiveApp:
     http: httpx.AsyncClient
     admin: dict[str, str]
 
+    @property
+    def sessionmaker(self) -> async_sessionmaker[AsyncSession]:
+        maker: async_sessionmaker[AsyncSession] = self.app.state.sessionmaker
+        return maker
+
+    @property
+    def engine(self) -> AsyncEngine:
+        bind: AsyncEngine = self.sessionmaker.kw["bind"]
+        return bind
+
+
+def live_database_url(
+    request: pytest.FixtureRequest, database_url: str, backend: str, tmp_path: Path, name: str
+) -> str:
+    """The database of the backend `request.param` (one of LIVE_BACKENDS): a file of its own on
+    SQLite, a database beside the suite's on PostgreSQL (skipped when the suite runs on SQLite)."""
+    if request.param == "sqlite":
+        own_file = f"sqlite:///{tmp_path / f'{name}.db'}"
+        return own_file if backend == "postgresql" else variant_url(database_url, name)
+    if backend != "postgresql":
+        pytest.skip("needs CAREPLAN_TEST_DATABASE_URL=postgresql://…")
+    return variant_url(database_url, name)
+
 
 @asynccontextmanager
-async def live_app(database_url: str, name: str) -> AsyncIterator[LiveApp]:
-    url = variant_url(database_url, name)
+async def live_app(
+    database_url: str, name: str, *, url: str | None = None
+) -> AsyncIterator[LiveApp]:
+    """The app on a fresh database: `url`, or the suite's database's variant `name`."""
+    url = url or variant_url(database_url, name)
     await recreate_database(url)
     await migrate(url)
     app = create_app(test_settings(url))

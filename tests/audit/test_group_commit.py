@@ -10,65 +10,29 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import event, func, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEvent
 from app.audit.writer import AuditWriter
-from app.auth import service as auth_service
-from app.auth.schemas import ApiKeyCreate
-from app.core.db import create_engine, make_sessionmaker
-from app.core.security import Role
-from app.main import create_app
 from tests import factories
-from tests.conftest import test_settings as settings_for
-from tests.databases import migrate, recreate_database, variant_url
+from tests.live import LIVE_BACKENDS, LiveApp, live_app, live_database_url
 
 READERS = 24
 
 
-@dataclass
-class LiveApp:
-    app: FastAPI
-    engine: AsyncEngine
-    sessionmaker: async_sessionmaker[AsyncSession]
-    admin: dict[str, str]
-    backend: str
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=LIVE_BACKENDS)
 async def live(
     request: pytest.FixtureRequest, database_url: str, backend: str, tmp_path: Path
 ) -> AsyncIterator[LiveApp]:
-    if request.param == "sqlite":
-        own_file = f"sqlite:///{tmp_path / 'group-commit.db'}"
-        url = own_file if backend == "postgresql" else variant_url(database_url, "group_commit")
-    elif backend == "postgresql":
-        url = variant_url(database_url, "group_commit")
-    else:
-        pytest.skip("needs CAREPLAN_TEST_DATABASE_URL=postgresql://…")
-    await recreate_database(url)
-    await migrate(url)
-    engine = create_engine(url, pool_size=READERS + 4)
-    sessionmaker = make_sessionmaker(engine)
-    try:
-        async with sessionmaker() as session:
-            _, key = await auth_service.create_api_key(
-                session, ApiKeyCreate(name="group commit admin", role=Role.admin), created_by=None
-            )
-            await session.commit()
-        app = create_app(settings_for(url), sessionmaker=sessionmaker)
-        yield LiveApp(app, engine, sessionmaker, {"Authorization": f"Bearer {key}"},
-                      request.param)
-    finally:
-        await engine.dispose()
+    url = live_database_url(request, database_url, backend, tmp_path, "group_commit")
+    async with live_app(database_url, "group_commit", url=url) as app:
+        yield app
 
 
 async def _reads_of(live: LiveApp, client: str) -> int:
@@ -142,7 +106,7 @@ async def test_no_answer_leaves_before_its_read_is_recorded(live: LiveApp) -> No
 
 
 async def test_reads_take_no_write_lock_on_sqlite(live: LiveApp) -> None:
-    if live.backend != "sqlite":
+    if live.engine.dialect.name != "sqlite":
         pytest.skip("SQLite's locking")
     begins: list[str] = []
 

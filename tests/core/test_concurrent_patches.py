@@ -11,59 +11,24 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.auth import service as auth_service
-from app.auth.schemas import ApiKeyCreate
-from app.core.db import create_engine, make_sessionmaker
-from app.core.security import Role
-from app.main import create_app
 from tests import factories
-from tests.conftest import test_settings as settings_for
-from tests.databases import migrate, recreate_database, variant_url
+from tests.live import LIVE_BACKENDS, LiveApp, live_app, live_database_url
 
 WRITERS = 16
 
 
-@dataclass
-class LiveApp:
-    app: FastAPI
-    engine: AsyncEngine
-    admin: dict[str, str]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=LIVE_BACKENDS)
 async def live(
     request: pytest.FixtureRequest, database_url: str, backend: str, tmp_path: Path
 ) -> AsyncIterator[LiveApp]:
-    """On SQLite (always) and on the suite's PostgreSQL server (when the suite runs there)."""
-    if request.param == "sqlite":
-        own_file = f"sqlite:///{tmp_path / 'concurrency.db'}"
-        url = own_file if backend == "postgresql" else variant_url(database_url, "concurrency")
-    elif backend == "postgresql":
-        url = variant_url(database_url, "concurrency")
-    else:
-        pytest.skip("needs CAREPLAN_TEST_DATABASE_URL=postgresql://…")
-    await recreate_database(url)
-    await migrate(url)
-    engine = create_engine(url, pool_size=WRITERS + 4)
-    sessionmaker = make_sessionmaker(engine)
-    try:
-        async with sessionmaker() as session:
-            _, key = await auth_service.create_api_key(
-                session, ApiKeyCreate(name="concurrency admin", role=Role.admin), created_by=None
-            )
-            await session.commit()
-        app = create_app(settings_for(url), sessionmaker=sessionmaker)
-        yield LiveApp(app, engine, {"Authorization": f"Bearer {key}"})
-    finally:
-        await engine.dispose()
+    url = live_database_url(request, database_url, backend, tmp_path, "concurrency")
+    async with live_app(database_url, "concurrency", url=url) as app:
+        yield app
 
 
 async def test_simultaneous_patches_with_one_if_match_let_exactly_one_through(
