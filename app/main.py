@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app import api_reference
 from app.audit import router as audit_router
@@ -19,6 +19,7 @@ from app.audit.service import NO_ACTOR, denied_event, take_deferred
 from app.audit.targets import NO_TARGET, target_of
 from app.audit.writer import AuditWriter
 from app.auth import router as auth_router
+from app.auth.callers import CallerMemory, ChangeListener, forget_if_changed
 from app.auth.dependencies import actor
 from app.auth.service import LoginThrottle
 from app.care_plans import router as care_plans_router
@@ -75,20 +76,25 @@ def create_app(
         sessionmaker = make_sessionmaker(engine)
 
     audit_writer = AuditWriter(sessionmaker)
+    callers = CallerMemory()
+    auth_changes = auth_change_listener(sessionmaker, callers)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # webhook delivery in-process, one worker per server process (claims use SKIP LOCKED)
         stop = asyncio.Event()
+        listening = None if auth_changes is None else asyncio.create_task(auth_changes.run(stop))
         delivery: asyncio.Task[None] | None = None
         if settings.delivery_worker:
             worker = DeliveryWorker(sessionmaker, DeliveryPolicy.from_settings(settings))
             delivery = asyncio.create_task(worker.run(stop))
         yield
+        stop.set()
         if delivery is not None:
-            stop.set()
             await delivery
             await worker.close()
+        if listening is not None:
+            await listening
         await audit_writer.drain()
         if engine is not None:
             await engine.dispose()
@@ -113,11 +119,14 @@ def create_app(
     app.state.login_throttle = LoginThrottle(sessionmaker)
     app.state.on_error = _audit_denied
     app.state.audit_writer = audit_writer
+    app.state.callers = callers
+    app.state.auth_changes = auth_changes
 
-    async def write_deferred_audit_events(session: AsyncSession) -> None:
+    async def after_commit(session: AsyncSession) -> None:
+        forget_if_changed(callers, session.sync_session)
         await audit_writer.write(take_deferred(session))
 
-    app.state.after_commit = write_deferred_audit_events
+    app.state.after_commit = after_commit
     app.state.error_renderers = {FHIR_PREFIX: operation_outcome_response}
     install_error_handlers(app)
     if settings.cors_origins:  # innermost of the three: preflights get a request id too
@@ -218,6 +227,18 @@ async def _audit_denied(request: Request, error: AppError) -> None:
             await session.commit()
     except Exception:
         logger.exception("could not write the audit event of a denied request")
+
+
+def auth_change_listener(
+    sessionmaker: async_sessionmaker[AsyncSession], callers: CallerMemory
+) -> ChangeListener | None:
+    """On PostgreSQL, the listener that lets this worker remember callers (`app.auth.callers`);
+    None on SQLite, and for a session factory bound to one connection (nothing to listen with)."""
+    bind = sessionmaker.kw.get("bind")
+    if not isinstance(bind, AsyncEngine) or bind.dialect.name != "postgresql":
+        return None
+    dsn = bind.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    return ChangeListener(dsn, callers)
 
 
 def app_factory() -> FastAPI:

@@ -7,10 +7,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from app.audit.service import Actor
 from app.auth import service
+from app.auth.callers import CallerMemory
 from app.auth.models import ApiKey
 from app.core.errors import Forbidden, Unauthorized
 from app.core.routing import DbSession
@@ -35,43 +36,53 @@ async def current_caller(
     if not token:
         raise Unauthorized()
     caller: Caller | None
+    memory: CallerMemory = request.app.state.callers
     if token.startswith(API_KEY_PREFIX):
-        caller = await _caller_from_api_key(db, token)
+        caller = await _caller_from_api_key(db, token, memory)
     else:
-        caller = await _caller_from_access_token(db, token, request.app.state.secret_key)
+        caller = await _caller_from_access_token(db, token, request.app.state.secret_key, memory)
     if caller is None:
         raise Unauthorized("The bearer token is invalid, expired or revoked")
     request.state.caller = caller
     return caller
 
 
-async def _caller_from_access_token(db: DbSession, token: str, secret_key: str) -> Caller | None:
+async def _caller_from_access_token(
+    db: DbSession, token: str, secret_key: str, memory: CallerMemory
+) -> Caller | None:
     """A well-signed, unexpired token of a user whose tokens have not been revoked since."""
     claims = read_access_token(token, secret_key)
     if claims is None or not await service.access_token_is_current(
-        db, claims.caller.actor_id, claims.generation
+        db, claims.caller.actor_id, claims.generation, memory
     ):
         return None
     return claims.caller
 
 
-async def _caller_from_api_key(db: DbSession, key: str) -> Caller | None:
-    row = (
-        await db.execute(
-            select(
-                ApiKey.id, ApiKey.role, ApiKey.therapist_id, ApiKey.referring_professional_id
-            ).where(ApiKey.key_hash == api_key_digest(key), ApiKey.revoked_at.is_(None))
-        )
-    ).one_or_none()
+_API_KEY_CALLER = select(
+    ApiKey.id, ApiKey.role, ApiKey.therapist_id, ApiKey.referring_professional_id
+).where(ApiKey.key_hash == bindparam("digest"), ApiKey.revoked_at.is_(None))
+
+
+async def _caller_from_api_key(db: DbSession, key: str, memory: CallerMemory) -> Caller | None:
+    """An API key that is not revoked; remembered while the worker hears of every change."""
+    digest = api_key_digest(key)
+    caller = memory.api_key(digest)
+    if caller is not None:
+        return caller
+    epoch = memory.epoch
+    row = (await db.execute(_API_KEY_CALLER, {"digest": digest})).one_or_none()
     if row is None:
         return None
-    return Caller(
+    caller = Caller(
         actor_type="api_key",
         actor_id=row.id,
         role=Role(row.role),
         therapist_id=row.therapist_id,
         referring_professional_id=row.referring_professional_id,
     )
+    memory.remember_api_key(digest, caller, epoch)
+    return caller
 
 
 def allow(*roles: Role) -> Callable[..., Awaitable[Caller]]:

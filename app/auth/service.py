@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.auth.callers import CallerMemory, UserState
 from app.auth.models import ApiKey, LoginFailure, User
 from app.auth.schemas import ApiKeyCreate, RoleLinks, UserCreate, UserUpdate
 from app.core.concurrency import apply_changes, check_version
@@ -194,16 +195,26 @@ async def revoke_api_key(db: AsyncSession, record: ApiKey) -> None:
 # ---- revocation of access tokens ---------------------------------------------------------------
 
 
-async def access_token_is_current(db: AsyncSession, user_id: uuid.UUID, generation: int) -> bool:
+async def access_token_is_current(
+    db: AsyncSession, user_id: uuid.UUID, generation: int, memory: CallerMemory
+) -> bool:
     """The one check every request with a user access token passes: the user still exists, is
     active, and has not changed password or role since the token was issued (the token's
     generation is still the user's). State lives in the database, so a change made through one
-    worker holds on every worker at once. This is the single place a per-worker cache would go
-    (invalidated by PostgreSQL LISTEN/NOTIFY on `users`)."""
-    row = (
-        await db.execute(select(User.active, User.token_generation).where(User.id == user_id))
-    ).one_or_none()
-    return row is not None and bool(row.active) and row.token_generation == generation
+    worker holds on every worker; the worker's memory of it (`app.auth.callers`) is emptied by
+    every change PostgreSQL notifies."""
+    state = memory.user(user_id)
+    if state is None:
+        epoch = memory.epoch
+        row = (await db.execute(_USER_STATE, {"user_id": user_id})).one_or_none()
+        if row is None:
+            return False
+        state = UserState(bool(row.active), row.token_generation)
+        memory.remember_user(user_id, state, epoch)
+    return state.active and state.token_generation == generation
+
+
+_USER_STATE = select(User.active, User.token_generation).where(User.id == bindparam("user_id"))
 
 
 # ---- login throttling --------------------------------------------------------------------------
