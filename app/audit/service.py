@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEvent
+from app.audit.writer import insert_events
 from app.core.context import request_info_var
 from app.core.db import utcnow
 from app.core.pagination import PageParams, paginate_by
@@ -128,8 +129,8 @@ async def record_each(
     deferred = _deferred(db)
     if deferred is not None:
         deferred.extend(values)
-    elif values:
-        await db.execute(insert(AuditEvent), values)
+    else:
+        await insert_events(db, values)
 
 
 def denied_event(

@@ -18,11 +18,44 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Table, TextClause, bindparam, insert, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit.models import AuditEvent
 from app.core.db import read_only_transaction
+
+AUDIT_EVENTS: Table = AuditEvent.__table__  # type: ignore[assignment]
+
+
+def _unnest_insert(table: Table) -> TextClause:
+    """`INSERT … SELECT * FROM unnest(<one array per column>)`: a batch of any size is one
+    statement with one parameter per column, so PostgreSQL prepares it once."""
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    columns = list(table.columns)
+    arrays = ", ".join(f"CAST(:{c.name} AS {c.type.compile(dialect=dialect)}[])" for c in columns)
+    names = ", ".join(c.name for c in columns)
+    return text(f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({arrays})").bindparams(
+        *(bindparam(c.name, type_=postgresql.ARRAY(c.type)) for c in columns)
+    )
+
+
+_UNNEST_AUDIT_EVENTS = _unnest_insert(AUDIT_EVENTS)
+
+
+async def insert_events(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Audit rows (every column given) in one statement and without the ORM's unit of work: on
+    PostgreSQL one `unnest` INSERT for the whole batch, on SQLite an executemany, which runs in
+    process."""
+    if not rows:
+        return
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        columns = {c.name: [row[c.name] for row in rows] for c in AUDIT_EVENTS.columns}
+        await connection.execute(_UNNEST_AUDIT_EVENTS, columns)
+    else:
+        await connection.execute(insert(AUDIT_EVENTS), rows)
+
 
 Batch = list[tuple[list[dict[str, Any]], "asyncio.Future[None]"]]
 
@@ -59,7 +92,7 @@ class AuditWriter:
                 rows = [row for events, _ in batch for row in events]
                 try:
                     async with self._sessionmaker() as session:
-                        await session.execute(insert(AuditEvent), rows)
+                        await insert_events(session, rows)
                         await session.commit()
                 except Exception as exc:  # every waiting request fails with the write
                     for _, done in batch:
