@@ -8,6 +8,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Integer, MetaData, Uuid, event
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
@@ -149,6 +150,30 @@ class Resource(Base):
     def __mapper_args__(cls) -> dict[str, Any]:
         # the ORM issues UPDATE … WHERE id = :id AND version = :v and bumps the version itself
         return {"version_id_col": cls.__table__.c.version}
+
+
+_UNSET_MEANS_NULL: dict[type[Any], tuple[str, ...]] = {}
+
+
+@event.listens_for(Resource, "init", propagate=True)
+def _known_nulls(target: Any, _args: Any, kwargs: dict[str, Any]) -> None:
+    """A new row's nullable columns that have no default and were not given start as None,
+    which is what the INSERT stores: after the flush the row is fully loaded, so reading it
+    back (an outbox event's `data`, the response) needs no SELECT."""
+    cls = type(target)
+    names = _UNSET_MEANS_NULL.get(cls)
+    if names is None:
+        names = tuple(
+            attr.key
+            for attr in sa_inspect(cls).column_attrs
+            if len(attr.columns) == 1
+            and attr.columns[0].nullable
+            and attr.columns[0].default is None
+            and attr.columns[0].server_default is None
+        )
+        _UNSET_MEANS_NULL[cls] = names
+    for name in names:
+        kwargs.setdefault(name, None)
 
 
 class Archivable:

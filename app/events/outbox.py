@@ -128,6 +128,9 @@ class _Noted:
     model: type[Any]
     resource_id: uuid.UUID
     occurred_at: dt.datetime
+    # the changed row itself: held until the commit, so that the session's identity map still
+    # has it when the event's `data` is built (it holds clean rows only weakly)
+    row: Any = field(repr=False, compare=False)
 
 
 def _changed_event(emits: Emits, row: Any) -> str | None:
@@ -169,7 +172,7 @@ def note_events(session: Session, _flush: UOWTransaction) -> None:
 
 def _note(kind: str, emits: Emits, row: Any, now: dt.datetime) -> _Noted:
     return _Noted(
-        kind, emits, emits.resource_model or type(row), getattr(row, emits.resource_id), now
+        kind, emits, emits.resource_model or type(row), getattr(row, emits.resource_id), now, row
     )
 
 
