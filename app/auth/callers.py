@@ -38,6 +38,7 @@ logger = logging.getLogger("careplan.auth")
 
 AUTH_CHANNEL = "careplan_auth"
 _CHANGED = "careplan.auth.changed"
+_PROBE = "probe:"  # notifications a listener sends itself to know the channel carries
 MAX_REMEMBERED = 10_000
 """Entries per kind; at the limit the memory starts afresh (tokens in use come back at once)."""
 
@@ -99,8 +100,13 @@ def forget_if_changed(memory: CallerMemory, session: Session) -> None:
 
 
 class ChangeListener:
-    """Keeps one connection listening on `AUTH_CHANNEL` for the worker's `CallerMemory`, and
-    checks it every `check_seconds`; on any failure it stops the memory and connects again."""
+    """Keeps one connection listening on `AUTH_CHANNEL` for the worker's `CallerMemory`.
+
+    The memory answers only once a probe, a notification this connection sends itself, has come
+    back through the channel, and every `check_seconds` a new probe must come back within
+    `check_seconds`: a connection that died without a word (a cut network) or a LISTEN that
+    cannot be heard (a transaction-pooling proxy) stops the memory instead of leaving it stale.
+    On any failure the memory stops and the listener connects again after `retry_seconds`."""
 
     def __init__(
         self,
@@ -114,9 +120,15 @@ class ChangeListener:
         self._memory = memory
         self._check_seconds = check_seconds
         self._retry_seconds = retry_seconds
+        self._probe = ""
+        self._probe_back = asyncio.Event()
         self.connection: asyncpg.Connection | None = None
 
-    def _changed(self, *_args: Any) -> None:
+    def _changed(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
+        if payload.startswith(_PROBE):
+            if payload == self._probe:
+                self._probe_back.set()
+            return  # another worker's probe
         self._memory.forget()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -140,16 +152,24 @@ class ChangeListener:
         lost = asyncio.Event()
         connection.add_termination_listener(lambda _connection: lost.set())
         await connection.add_listener(AUTH_CHANNEL, self._changed)
+        await self._round_trip(connection)
         self._memory.set_listening(True)
         while not (stop.is_set() or lost.is_set()):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(_first(stop, lost), self._check_seconds)
             if not (stop.is_set() or lost.is_set()):
-                # a connection that died without a word (a cut network) must not keep the
-                # memory answering: ask, and give up on it when it does not answer in time
-                await connection.fetchval("SELECT 1", timeout=self._check_seconds)
+                await self._round_trip(connection)
         if lost.is_set():
             raise ConnectionResetError("the listening connection closed")
+
+    async def _round_trip(self, connection: asyncpg.Connection) -> None:
+        """Sends a probe through the channel and waits for it to come back."""
+        self._probe = f"{_PROBE}{uuid.uuid4().hex}"
+        self._probe_back.clear()
+        await connection.execute(
+            "SELECT pg_notify($1, $2)", AUTH_CHANNEL, self._probe, timeout=self._check_seconds
+        )
+        await asyncio.wait_for(self._probe_back.wait(), self._check_seconds)
 
     async def _close(self) -> None:
         connection, self.connection = self.connection, None

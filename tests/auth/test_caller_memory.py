@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from sqlalchemy import event, text
 
 from app.auth import service as auth_service
-from app.auth.callers import CallerMemory, UserState
+from app.auth.callers import CallerMemory, ChangeListener, UserState
 from app.auth.schemas import ApiKeyCreate
 from app.core.security import Caller, Role
 from app.main import create_app
@@ -197,3 +197,52 @@ async def test_a_worker_that_loses_its_channel_looks_callers_up_again(shared_url
             assert (await two.get("/v1/clients", headers=admin)).status_code == 200
             assert (await two.get("/v1/clients", headers=admin)).status_code == 200
         assert len(seen) == 1
+
+
+# ---- the listener's probes ---------------------------------------------------------------------
+
+
+class DeafListener(ChangeListener):
+    """A listener whose channel carries nothing back, as behind a transaction-pooling proxy."""
+
+    deaf = False
+
+    def _changed(self, *args: Any) -> None:
+        if not self.deaf:
+            super()._changed(*args)
+
+
+@asynccontextmanager
+async def listening(
+    url: str, listener_class: type[ChangeListener] = ChangeListener
+) -> AsyncIterator[tuple[CallerMemory, ChangeListener]]:
+    memory = CallerMemory()
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+    listener = listener_class(dsn, memory, check_seconds=0.2, retry_seconds=0.1)
+    stop = asyncio.Event()
+    task = asyncio.create_task(listener.run(stop))
+    try:
+        yield memory, listener
+    finally:
+        stop.set()
+        await task
+
+
+async def test_a_channel_that_carries_nothing_back_stops_the_memory(shared_url: str) -> None:
+    async with listening(shared_url, DeafListener) as (memory, listener):
+        await until(lambda: memory.listening)
+        assert isinstance(listener, DeafListener)
+        listener.deaf = True
+        await until(lambda: not memory.listening)
+        await asyncio.sleep(0.5)  # it tries again, and never trusts a deaf channel
+        assert not memory.listening
+        listener.deaf = False
+        await until(lambda: memory.listening)
+
+
+async def test_probes_of_other_workers_leave_the_memory_alone(shared_url: str) -> None:
+    async with listening(shared_url) as (memory, _), listening(shared_url) as (other, _):
+        await until(lambda: memory.listening and other.listening)
+        memory.remember_api_key("digest", CALLER, memory.epoch)
+        await asyncio.sleep(1.0)  # both probe every 0.2 s
+        assert memory.api_key("digest") == CALLER
