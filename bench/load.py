@@ -10,6 +10,9 @@ in turn, A B A B (`--rounds`), and prints one row per run and the ratios of the 
     .venv/bin/python bench/load.py --summary-scale    # the summary at 200 k and 1 M sessions,
                                                       # bare app and Careplan
 
+Before the runs it checks that both servers answer the read endpoints with the same bytes (a
+summary's `generated_at`, the time of the request, masked) and stops if they do not.
+
 Needs `wrk` on PATH (`apt-get install wrk`) and, for PostgreSQL, a server that lets the URL's
 user create databases. It stops the servers it started and drops its database at the end.
 """
