@@ -25,6 +25,8 @@ from urllib.parse import parse_qs
 import asyncpg
 import orjson
 
+from bench import bare_summary
+
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -78,8 +80,11 @@ class BareApp:
         except Problem as problem:
             status, headers = problem.status, {}
             body = orjson.dumps(
-                {"type": f"/problems/{problem.slug}", "title": problem.title,
-                 "status": problem.status}
+                {
+                    "type": f"/problems/{problem.slug}",
+                    "title": problem.title,
+                    "status": problem.status,
+                }
             )
             headers["content-type"] = "application/problem+json"
         raw_headers = [(b"content-length", str(len(body)).encode())]
@@ -101,9 +106,7 @@ class BareApp:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def _dispatch(
-        self, scope: Scope, receive: Receive
-    ) -> tuple[int, dict[str, str], bytes]:
+    async def _dispatch(self, scope: Scope, receive: Receive) -> tuple[int, dict[str, str], bytes]:
         method, path = scope["method"], scope["path"]
         token = _bearer(scope)
         assert self.pool is not None
@@ -120,6 +123,8 @@ class BareApp:
                 return await self._clients(conn, caller, scope)
             if method == "POST" and path == "/v1/clients":
                 return await self._create_client(conn, caller, scope, await _body(receive))
+            if method == "GET" and (match := SUMMARY_PATH.match(path)):
+                return await self._summary(conn, caller, uuid.UUID(match.group(1)), scope)
         raise Problem(404, "not-found", "Not Found")
 
     async def _client(
@@ -176,16 +181,41 @@ class BareApp:
             "address, emergency_contact, pregnancy_due_date, notes, created_at, updated_at, "
             "version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9, $10, $10, 1) "
             f"RETURNING {CLIENT_COLUMNS}",
-            uuid.uuid4(), given, family, born, data.get("email"), data.get("phone"),
+            uuid.uuid4(),
+            given,
+            family,
+            born,
+            data.get("email"),
+            data.get("phone"),
             data.get("address"),
             orjson.dumps(data["emergency_contact"]).decode()
-            if data.get("emergency_contact") else None,
-            data.get("notes"), now,
+            if data.get("emergency_contact")
+            else None,
+            data.get("notes"),
+            now,
         )
         await _audit(conn, caller, scope, "create", [(row["id"], row["id"])])
         headers = _json_headers(version=row["version"])
         headers["location"] = f"/v1/clients/{row['id']}"
         return 201, headers, orjson.dumps(_client_json(row), default=str, option=OPTS)
+
+    async def _summary(
+        self, conn: asyncpg.Connection, caller: asyncpg.Record, plan_id: uuid.UUID, scope: Scope
+    ) -> tuple[int, dict[str, str], bytes]:
+        plan = await bare_summary.load_plan(conn, plan_id)
+        if plan is None:
+            raise Problem(404, "not-found", "No such care plan")
+        summary = await bare_summary.care_plan_summary(conn, plan, dt.datetime.now(dt.UTC))
+        await _audit(
+            conn,
+            caller,
+            scope,
+            "read",
+            [(plan["id"], plan["client_id"])],
+            resource_type="care_plan_summary",
+        )
+        headers = {**_json_headers(), "vary": "Accept"}
+        return 200, headers, orjson.dumps(summary, default=str, option=OPTS)
 
 
 def _json_headers(version: int | None = None) -> dict[str, str]:
@@ -217,6 +247,7 @@ async def _audit(
     scope: Scope,
     action: str,
     rows: list[tuple[uuid.UUID, uuid.UUID]],
+    resource_type: str = "client",
 ) -> None:
     if not rows:
         return
@@ -226,10 +257,20 @@ async def _audit(
     ip = scope["client"][0] if scope.get("client") else None
     await conn.execute(
         AUDIT_INSERT,
-        [uuid.uuid4() for _ in rows], [now] * n, ["api_key"] * n, [caller["id"]] * n,
-        [caller["role"]] * n, [action] * n, ["client"] * n, [r for r, _ in rows],
-        [c for _, c in rows], [request_id] * n, [ip] * n, [scope["method"]] * n,
-        [scope["path"]] * n, [None] * n,
+        [uuid.uuid4() for _ in rows],
+        [now] * n,
+        ["api_key"] * n,
+        [caller["id"]] * n,
+        [caller["role"]] * n,
+        [action] * n,
+        [resource_type] * n,
+        [r for r, _ in rows],
+        [c for _, c in rows],
+        [request_id] * n,
+        [ip] * n,
+        [scope["method"]] * n,
+        [scope["path"]] * n,
+        [None] * n,
     )
 
 

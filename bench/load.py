@@ -7,7 +7,11 @@ in turn, A B A B (`--rounds`), and prints one row per run and the ratios of the 
 
     .venv/bin/python bench/load.py                    # PostgreSQL: 10 k clients, 200 k sessions
     .venv/bin/python bench/load.py --database sqlite  # Careplan alone on SQLite
-    .venv/bin/python bench/load.py --summary-scale    # the summary at 200 k and at 1 M sessions
+    .venv/bin/python bench/load.py --summary-scale    # the summary at 200 k and 1 M sessions,
+                                                      # bare app and Careplan
+
+Before the runs it checks that both servers answer the read endpoints with the same bytes (a
+summary's `generated_at`, the time of the request, masked) and stops if they do not.
 
 Needs `wrk` on PATH (`apt-get install wrk`) and, for PostgreSQL, a server that lets the URL's
 user create databases. It stops the servers it started and drops its database at the end.
@@ -84,8 +88,11 @@ async def recreate(url: str) -> None:
     if parsed.get_backend_name() == "sqlite":
         return
     admin = await asyncpg.connect(
-        host=parsed.host, port=parsed.port or 5432, user=parsed.username or "postgres",
-        password=parsed.password, database="postgres",
+        host=parsed.host,
+        port=parsed.port or 5432,
+        user=parsed.username or "postgres",
+        password=parsed.password,
+        database="postgres",
     )
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
@@ -99,8 +106,11 @@ async def drop(url: str) -> None:
     if parsed.get_backend_name() == "sqlite":
         return
     admin = await asyncpg.connect(
-        host=parsed.host, port=parsed.port or 5432, user=parsed.username or "postgres",
-        password=parsed.password, database="postgres",
+        host=parsed.host,
+        port=parsed.port or 5432,
+        user=parsed.username or "postgres",
+        password=parsed.password,
+        database="postgres",
     )
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
@@ -111,18 +121,27 @@ async def drop(url: str) -> None:
 def prepare(url: str, clients: int, sessions_per_plan: int, filler_clients: int = 0) -> Dataset:
     asyncio.run(recreate(url))
     env = {**os.environ, "DATABASE_URL": url}
-    subprocess.run([str(VENV_BIN / "careplan"), "db", "upgrade"], check=True, env=env,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [str(VENV_BIN / "careplan"), "db", "upgrade"],
+        check=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
     return asyncio.run(
-        load(url, clients=clients, sessions_per_plan=sessions_per_plan,
-             filler_clients=filler_clients)
+        load(
+            url, clients=clients, sessions_per_plan=sessions_per_plan, filler_clients=filler_clients
+        )
     )
 
 
 @contextmanager
 def server(argv: list[str], env: dict[str, str], port: int, cwd: Path) -> Iterator[int]:
     process = subprocess.Popen(
-        argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        argv,
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
         start_new_session=True,
     )
     try:
@@ -205,9 +224,16 @@ def run_wrk(
     name: str, endpoint: Endpoint, port: int, pid: int, script: Path, args: argparse.Namespace
 ) -> Run:
     command = [
-        "wrk", "-t2", f"-c{args.connections}", f"-d{args.duration}s", "--timeout", "30s",
+        "wrk",
+        "-t2",
+        f"-c{args.connections}",
+        f"-d{args.duration}s",
+        "--timeout",
+        "30s",
         "--latency",
-        "-s", str(script), f"http://127.0.0.1:{port}",
+        "-s",
+        str(script),
+        f"http://127.0.0.1:{port}",
     ]
     warmup = [part if not part.startswith("-d") else "-d2s" for part in command]
     subprocess.run(warmup, capture_output=True, check=True)
@@ -223,7 +249,10 @@ def run_wrk(
     )
     failed = sum(int(n) for n in socket_errors.groups()) if socket_errors else 0
     return Run(
-        name, endpoint.key, rps, latencies.get("50", float("nan")),
+        name,
+        endpoint.key,
+        rps,
+        latencies.get("50", float("nan")),
         latencies.get("99", float("nan")),
         (int(errors_match.group(1)) if errors_match else 0) + failed,
         1000 * cpu / max(total, 1),
@@ -231,17 +260,23 @@ def run_wrk(
 
 
 def print_runs(runs: list[Run]) -> None:
-    print(f"{'endpoint':<9} {'server':<9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
-          f"{'non-2xx':>8} {'CPU ms/req':>10}")
+    print(
+        f"{'endpoint':<9} {'server':<9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'non-2xx':>8} {'CPU ms/req':>10}"
+    )
     for r in runs:
-        print(f"{r.endpoint:<9} {r.server:<9} {r.rps:>8.0f} {r.p50_ms:>8.1f} {r.p99_ms:>8.1f} "
-              f"{r.errors:>8} {r.cpu_ms:>10.2f}")
+        print(
+            f"{r.endpoint:<9} {r.server:<9} {r.rps:>8.0f} {r.p50_ms:>8.1f} {r.p99_ms:>8.1f} "
+            f"{r.errors:>8} {r.cpu_ms:>10.2f}"
+        )
 
 
 def print_ratios(runs: list[Run]) -> None:
     print()
-    print(f"{'endpoint':<9} {'bare req/s':>10} {'careplan':>9} {'ratio':>6} {'bare p99':>9} "
-          f"{'careplan p99':>12} {'p99 ×':>6}")
+    print(
+        f"{'endpoint':<9} {'bare req/s':>10} {'careplan':>9} {'ratio':>6} {'bare p99':>9} "
+        f"{'careplan p99':>12} {'p99 ×':>6}"
+    )
     for key in dict.fromkeys(r.endpoint for r in runs):
         bare = [r for r in runs if r.endpoint == key and r.server == "bare"]
         ours = [r for r in runs if r.endpoint == key and r.server == "careplan"]
@@ -251,8 +286,10 @@ def print_ratios(runs: list[Run]) -> None:
         c_rps = statistics.median(r.rps for r in ours)
         b_p99 = statistics.median(r.p99_ms for r in bare)
         c_p99 = statistics.median(r.p99_ms for r in ours)
-        print(f"{key:<9} {b_rps:>10.0f} {c_rps:>9.0f} {c_rps / b_rps:>6.2f} {b_p99:>9.1f} "
-              f"{c_p99:>12.1f} {c_p99 / b_p99:>6.2f}")
+        print(
+            f"{key:<9} {b_rps:>10.0f} {c_rps:>9.0f} {c_rps / b_rps:>6.2f} {b_p99:>9.1f} "
+            f"{c_p99:>12.1f} {c_p99 / b_p99:>6.2f}"
+        )
 
 
 def fetch(port: int, path: str, key: str) -> bytes:
@@ -261,6 +298,15 @@ def fetch(port: int, path: str, key: str) -> bytes:
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         return bytes(response.read())
+
+
+GENERATED_AT = re.compile(rb'"generated_at":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z"')
+
+
+def comparable(body: bytes) -> bytes:
+    """The body with a summary's `generated_at` (the time of the request, so never the same
+    twice) replaced by a fixed mark; everything else, its format included, must match."""
+    return GENERATED_AT.sub(b'"generated_at":"<time of the request>"', body)
 
 
 def check_same_json(url: str, data: Dataset, keys: list[str]) -> None:
@@ -280,26 +326,48 @@ def check_same_json(url: str, data: Dataset, keys: list[str]) -> None:
             with server(argv(port), env, port, Path(folder)):
                 answers[name] = [fetch(port, path, data.admin_key) for path in paths]
     for path, bare, ours in zip(paths, answers["bare"], answers["careplan"], strict=True):
-        if bare != ours:
-            raise SystemExit(f"different answers to GET {path}:\nbare:     {bare[:400]!r}\n"
-                             f"careplan: {ours[:400]!r}")
+        if comparable(bare) != comparable(ours):
+            raise SystemExit(
+                f"different answers to GET {path}:\nbare:     {bare[:400]!r}\n"
+                f"careplan: {ours[:400]!r}"
+            )
     print(f"same JSON from both servers for {len(paths)} read endpoints", flush=True)
 
 
 def careplan_argv(port: int) -> list[str]:
-    return [str(VENV_BIN / "careplan"), "serve", "--host", "127.0.0.1", "--port", str(port),
-            "--workers", "1"]
+    return [
+        str(VENV_BIN / "careplan"),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
 
 
 def bare_argv(port: int) -> list[str]:
-    return [str(VENV_BIN / "uvicorn"), "bench.bare_app:app", "--host", "127.0.0.1", "--port",
-            str(port), "--no-access-log", "--log-level", "warning"]
+    return [
+        str(VENV_BIN / "uvicorn"),
+        "bench.bare_app:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
 
 
 def server_env(url: str) -> dict[str, str]:
     return {
-        **os.environ, "DATABASE_URL": url, "BENCH_DATABASE_URL": url,
-        "CAREPLAN_ACCESS_LOG": "false", "CAREPLAN_ENV": "development",
+        **os.environ,
+        "DATABASE_URL": url,
+        "BENCH_DATABASE_URL": url,
+        "CAREPLAN_ACCESS_LOG": "false",
+        "CAREPLAN_ENV": "development",
         "CAREPLAN_DB_POOL_SIZE": os.environ.get("CAREPLAN_DB_POOL_SIZE", "64"),
         "PYTHONPATH": str(ROOT),
     }
@@ -327,26 +395,39 @@ def compare(args: argparse.Namespace, url: str, data: Dataset, keys: list[str]) 
 
 
 def summary_scale(args: argparse.Namespace) -> None:
-    """The summary of a 20-session plan with 200 k and with 1 M sessions in the database."""
+    """The summary of a 20-session plan with 200 k and with 1 M sessions in the database, bare
+    app and Careplan alike (the bare app runs the same statements: what grows in both is the
+    database's share, what grows in Careplan alone is its own)."""
     results: dict[int, list[Run]] = {}
     # the same 10 k plans of 20 sessions are requested; 8 k more plans of 100 sessions each
     # bring the tables from 200 k to 1 M sessions
     for filler in (0, 8_000):
         data = prepare(args.database_url, args.clients, 20, filler)
-        runs = compare(args, args.database_url, data, ["summary"])
-        results[args.clients * 20 + filler * 100] = [r for r in runs if r.server == "careplan"]
+        check_same_json(args.database_url, data, ["summary"])
+        results[args.clients * 20 + filler * 100] = compare(
+            args, args.database_url, data, ["summary"]
+        )
     print()
     for total, runs in results.items():
-        print(f"summary with {total:>9,} sessions: "
-              f"{statistics.median(r.rps for r in runs):.0f} req/s, "
-              f"p50 {statistics.median(r.p50_ms for r in runs):.1f} ms")
+        for name in ("bare", "careplan"):
+            own = [r for r in runs if r.server == name]
+            print(
+                f"summary with {total:>9,} sessions, {name:<8}: "
+                f"{statistics.median(r.rps for r in own):.0f} req/s, "
+                f"p50 {statistics.median(r.p50_ms for r in own):.1f} ms, "
+                f"p99 {statistics.median(r.p99_ms for r in own):.1f} ms, "
+                f"CPU {statistics.median(r.cpu_ms for r in own):.2f} ms/req"
+            )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", choices=["postgresql", "sqlite"], default="postgresql")
-    parser.add_argument("--database-url", default=DEFAULT_PG,
-                        help="dropped and created fresh: never one you want to keep")
+    parser.add_argument(
+        "--database-url",
+        default=DEFAULT_PG,
+        help="dropped and created fresh: never one you want to keep",
+    )
     parser.add_argument("--clients", type=int, default=10_000)
     parser.add_argument("--sessions-per-plan", type=int, default=20)
     parser.add_argument("--connections", type=int, default=64)

@@ -91,6 +91,10 @@ class Measurement(Base):
     __table_args__ = (
         Index("ix_measurements_session_id", "session_id", "position"),
         Index("ix_measurements_client_id", "client_id", "created_at"),
+        # a summary finds each of its sessions' measurements here: the probes of one plan land
+        # on its client's own pages, however many sessions the table holds (by `session_id`
+        # alone they would scatter over the whole index)
+        Index("ix_measurements_client_id_session_id", "client_id", "session_id"),
         Index("ix_measurements_goal_id", "goal_id"),
     )
 
