@@ -4,7 +4,7 @@ Every request names its caller: an API key is looked up by its digest, and a use
 token's generation is checked against the user's row (`app.auth.service`). On PostgreSQL each
 worker remembers what those lookups found and listens on the channel `careplan_auth`, where
 statement triggers on `api_keys` and `users` announce every committed change to either table
-(migration `0007_auth_notify`). A notification empties the worker's memory, and so does losing
+(migration `0008_auth_notify`). A notification empties the worker's memory, and so does losing
 the listening connection: nothing is remembered again until the worker listens again.
 
 PostgreSQL sends a notification when the change commits, so a revocation, a deactivation, a

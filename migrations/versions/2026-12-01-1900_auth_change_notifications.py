@@ -1,8 +1,8 @@
 """auth change notifications: every committed change to api_keys or users is announced on the
 PostgreSQL channel careplan_auth, so workers that remember callers forget them at once
 
-Revision ID: 0007_auth_notify
-Revises: 0006_idempotency
+Revision ID: 0008_auth_notify
+Revises: 0007_summary_indexes
 Create Date: 2026-12-01 19:00:00
 
 Statement triggers, so a change of many rows sends one notification, and PostgreSQL folds the
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0007_auth_notify"
-down_revision: str | None = "0006_idempotency"
+revision: str = "0008_auth_notify"
+down_revision: str | None = "0007_summary_indexes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
