@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from app.auth import service as auth_service
 from app.auth.callers import CallerMemory, ChangeListener, UserState
@@ -23,6 +23,7 @@ from app.main import create_app
 from tests.conftest import test_settings as settings_for
 from tests.core.problems import assert_problem
 from tests.databases import migrate, recreate_database, variant_url
+from tests.statements import captured
 
 CALLER = Caller(actor_type="api_key", actor_id=uuid.uuid4(), role=Role.admin)
 USER_ID = uuid.uuid4()
@@ -91,18 +92,10 @@ async def until(condition: Callable[[], bool], within: float = 10.0) -> None:
 @contextmanager
 def lookups(app: FastAPI) -> Iterator[list[str]]:
     """The caller lookups (`api_keys` and `users` reads) the app sends while in the block."""
-    seen: list[str] = []
-
-    def on_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if "FROM api_keys" in statement or "FROM users" in statement:
-            seen.append(statement)
-
-    engine = app.state.sessionmaker.kw["bind"].sync_engine
-    event.listen(engine, "before_cursor_execute", on_execute)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", on_execute)
+    found: list[str] = []
+    with captured(app.state.sessionmaker.kw["bind"]) as sent:
+        yield found
+    found.extend(sql for sql, _ in sent if "FROM api_keys" in sql or "FROM users" in sql)
 
 
 @pytest.fixture

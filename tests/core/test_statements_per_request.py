@@ -7,17 +7,14 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
 
 import httpx
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from app.clients.models import Client
 from tests import factories
 from tests.conftest import Staff
+from tests.statements import captured
 
 _TABLE = re.compile(
     r"^\s*(?:(SELECT)\b.*?\bFROM\s+(\w+)|(INSERT)\s+INTO\s+(\w+)|(UPDATE)\s+(\w+)|"
@@ -37,22 +34,6 @@ def _kind(statement: str) -> str:
     return f"{verb.upper()} {table}"
 
 
-@contextmanager
-def statements(connection: AsyncConnection) -> Iterator[list[str]]:
-    sent: list[str] = []
-
-    def on_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        # transaction control (and the test harness's savepoints) aside
-        if not _CONTROL.match(statement):
-            sent.append(statement)
-
-    event.listen(connection.sync_engine, "before_cursor_execute", on_execute)
-    try:
-        yield sent
-    finally:
-        event.remove(connection.sync_engine, "before_cursor_execute", on_execute)
-
-
 async def _add_clients(sessionmaker: async_sessionmaker[AsyncSession], n: int) -> None:
     async with sessionmaker() as session:
         session.add_all(Client(given_name=f"Given{i}", family_name=f"Family{i}") for i in range(n))
@@ -70,10 +51,11 @@ async def _each_request(
     }
     sent: dict[str, list[str]] = {}
     for name, (method, path, body) in requests.items():
-        with statements(connection) as seen:
+        with captured(connection) as seen:
             response = await client.request(method, path, json=body, headers=admin)
         assert response.status_code < 300, response.text
-        sent[name] = [_kind(statement) for statement in seen]
+        # transaction control (and the test harness's savepoints) aside
+        sent[name] = [_kind(statement) for statement, _ in seen if not _CONTROL.match(statement)]
     return sent
 
 

@@ -19,9 +19,9 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
+from tests.statements import captured
 from tests.summaries.conftest import SummaryClinic, consent, grant
 
 # the tables that grow with the clinic's work; the directories and keys stay small
@@ -53,20 +53,12 @@ async def statements_of(
     client: httpx.AsyncClient, connection: AsyncConnection, path: str, headers: dict[str, str]
 ) -> list[tuple[str, Any]]:
     """The SELECT statements one request runs, with their parameters."""
-    seen: list[tuple[str, Any]] = []
-
-    def on_execute(*args: Any) -> None:
-        statement, parameters = args[2], args[3]
-        if statement.lstrip().upper().startswith("SELECT"):
-            seen.append((statement, parameters))
-
-    event.listen(connection.sync_engine, "before_cursor_execute", on_execute)
-    try:
+    with captured(connection) as sent:
         response = await client.get(path, headers=headers)
-        assert response.status_code == 200, response.text
-    finally:
-        event.remove(connection.sync_engine, "before_cursor_execute", on_execute)
-    return seen
+    assert response.status_code == 200, response.text
+    return [
+        (sql, parameters) for sql, parameters in sent if sql.lstrip().upper().startswith("SELECT")
+    ]
 
 
 # other clients, a plan each with 20 completed sessions measured before and after treatment

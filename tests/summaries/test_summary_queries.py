@@ -6,9 +6,9 @@ import datetime as dt
 from typing import Any
 
 import httpx
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
+from tests.statements import captured
 from tests.summaries.conftest import SummaryClinic, add_session, at, consent, grant, sign_notes
 
 STATUSES = ("completed", "completed", "cancelled", "scheduled")
@@ -42,17 +42,9 @@ async def add_sessions(
 async def count_statements(
     client: httpx.AsyncClient, connection: AsyncConnection, path: str, headers: dict[str, str]
 ) -> tuple[int, dict[str, Any] | bytes]:
-    statements: list[str] = []
-
-    def on_execute(*args: Any) -> None:
-        statements.append(args[2])
-
-    event.listen(connection.sync_engine, "before_cursor_execute", on_execute)
-    try:
+    with captured(connection) as statements:
         response = await client.get(path, headers=headers)
-        assert response.status_code == 200, response.text
-    finally:
-        event.remove(connection.sync_engine, "before_cursor_execute", on_execute)
+    assert response.status_code == 200, response.text
     body = response.json() if "json" in response.headers["content-type"] else response.content
     return len(statements), body
 
