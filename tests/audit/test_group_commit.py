@@ -8,6 +8,7 @@ as a worker does (on SQLite always; on PostgreSQL when the suite runs there).
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -132,3 +133,31 @@ async def test_reads_take_no_write_lock_on_sqlite(live: LiveApp) -> None:
     # the read's own transaction is deferred; only the audit writer's takes the write lock
     assert read_begins == ["BEGIN", "BEGIN IMMEDIATE"]
     assert begins == ["BEGIN IMMEDIATE"]
+
+
+async def test_drain_waits_for_every_event_handed_over(live: LiveApp) -> None:
+    """At shutdown the writer is drained: events handed over are committed when it returns."""
+    writer = AuditWriter(live.sessionmaker)
+    client_id = uuid.uuid4()
+    event_row: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "at": dt.datetime.now(dt.UTC),
+        "actor_type": None,
+        "actor_id": None,
+        "role": None,
+        "action": "read",
+        "resource_type": "client",
+        "resource_id": client_id,
+        "client_id": client_id,
+        "request_id": "drain-test",
+        "ip": None,
+        "method": "GET",
+        "path": f"/v1/clients/{client_id}",
+        "status": None,
+    }
+    handed_over = asyncio.create_task(writer.write([event_row]))
+    await asyncio.sleep(0)  # the request has handed its event over; the flush has begun
+    await writer.drain()
+    assert await _reads_of(live, str(client_id)) == 1
+    assert writer.events_written == 1
+    await handed_over

@@ -129,6 +129,7 @@ async def test_a_completed_sessions_therapist_never_changes(
         )
         assert response.status_code == 409, response.text
         assert response.json()["type"] == "/problems/invalid-transition"
+        assert response.json()["current_status"] == "completed"
     # so the colleague cannot take the note over and sign it as its own
     assert (await client.post(f"{url}/sign", headers=colleague)).status_code == 403
     after = await fetch(client, clinic, session["id"])
@@ -449,6 +450,21 @@ async def test_archived_sessions_leave_the_list_and_reads(
     again = await client.get(f"/v1/sessions/{gone['id']}?include_archived=true", headers=admin)
     assert again.status_code == 200
     assert again.json()["archived_at"] is not None
+
+
+async def test_an_archived_note_is_neither_signed_nor_amended(
+    client: httpx.AsyncClient, clinic: Clinic
+) -> None:
+    admin = clinic.staff.headers("admin")
+    session = await completed_session(client, clinic)
+    url = f"/v1/sessions/{session['id']}"
+    assert (await client.delete(url, headers=admin)).status_code == 204
+    own = clinic.staff.headers("therapist")
+    assert (await client.post(f"{url}/sign", headers=own)).status_code == 404
+    amended = await client.post(f"{url}/addenda", json={"text": "x", "reason": "y"}, headers=own)
+    assert amended.status_code == 404
+    again = await client.get(f"{url}?include_archived=true", headers=admin)
+    assert again.json()["note_status"] == "draft"
 
 
 async def test_reading_sessions_is_audited(client: httpx.AsyncClient, clinic: Clinic) -> None:

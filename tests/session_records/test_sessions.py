@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
+from app.care_plans.models import CarePlan
 from app.clients.models import Precaution
 from app.directory.models import Therapist
 from tests.session_records.conftest import START, Clinic, book
@@ -48,6 +49,9 @@ async def test_book_read_and_list(client: httpx.AsyncClient, clinic: Clinic) -> 
     assert await ids("status=completed") == []
     assert await ids("from=2026-03-03T00:00:00Z") == [later.json()["id"]]
     assert await ids("to=2026-03-03T00:00:00Z") == [body["id"]]
+    # `from` takes a session starting at that instant, `to` does not
+    assert await ids("from=2026-03-09T09:00:00Z") == [later.json()["id"]]
+    assert await ids("to=2026-03-09T09:00:00Z") == [body["id"]]
     assert (
         await client.get("/v1/sessions?from=2026-03-03T00:00:00", headers=admin)
     ).status_code == 422
@@ -575,6 +579,144 @@ async def test_adjacent_appointment(client: httpx.AsyncClient, clinic: Clinic) -
         adjacent_appointment={**adjacent, "relation": "during"},
     )
     assert bad.status_code == 422
+
+
+# ---- changing a booked session ----------------------------------------------------------------
+
+
+def patch_headers(clinic: Clinic, version: int, role: str = "therapist") -> dict[str, str]:
+    return {**clinic.staff.headers(role), "If-Match": f'"{version}"'}
+
+
+async def test_a_new_adjacent_appointment_names_a_known_professional(
+    client: httpx.AsyncClient, clinic: Clinic
+) -> None:
+    session = (await book(client, clinic)).json()
+    adjacent = {
+        "referring_professional_id": "00000000-0000-4000-8000-000000000000",
+        "relation": "before",
+        "starts_at": "2026-03-02T08:00:00Z",
+    }
+    url = f"/v1/sessions/{session['id']}"
+    unknown = await client.patch(
+        url, json={"adjacent_appointment": adjacent}, headers=patch_headers(clinic, 1)
+    )
+    assert unknown.status_code == 422, unknown.text
+    assert unknown.json()["errors"][0]["loc"] == [
+        "body",
+        "adjacent_appointment",
+        "referring_professional_id",
+    ]
+    known = {**adjacent, "referring_professional_id": str(clinic.staff.referring_professional_id)}
+    changed = await client.patch(
+        url, json={"adjacent_appointment": known}, headers=patch_headers(clinic, 1)
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["adjacent_appointment"]["relation"] == "before"
+
+
+async def add_plan(
+    sessionmaker: async_sessionmaker[AsyncSession], client_id: object, status: str = "active"
+) -> str:
+    async with sessionmaker() as db:
+        plan = CarePlan(client_id=client_id, title="Another plan", kind="wellness", status=status)
+        db.add(plan)
+        await db.commit()
+        return str(plan.id)
+
+
+async def test_moving_a_session_to_another_plan_checks_the_plan(
+    client: httpx.AsyncClient, clinic: Clinic, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    session = (await book(client, clinic)).json()
+    url = f"/v1/sessions/{session['id']}"
+    others = await add_plan(sessionmaker, clinic.other_client_id)
+    closed = await add_plan(sessionmaker, clinic.client_id, status="completed")
+    open_plan = await add_plan(sessionmaker, clinic.client_id)
+
+    wrong_client = await client.patch(
+        url, json={"care_plan_id": others}, headers=patch_headers(clinic, 1)
+    )
+    assert wrong_client.status_code == 422, wrong_client.text
+    assert wrong_client.json()["errors"][0]["loc"] == ["body", "care_plan_id"]
+    to_closed = await client.patch(
+        url, json={"care_plan_id": closed}, headers=patch_headers(clinic, 1)
+    )
+    assert to_closed.status_code == 409, to_closed.text
+    assert to_closed.json()["type"] == "/problems/conflict"
+    moved = await client.patch(
+        url, json={"care_plan_id": open_plan}, headers=patch_headers(clinic, 1)
+    )
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["care_plan_id"] == open_plan
+
+
+async def test_measurements_of_a_goal_keep_the_session_in_the_goals_plan(
+    client: httpx.AsyncClient, clinic: Clinic, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    measured = {"goal_id": str(clinic.goal_id), "measure": "nprs", "value": 6, "timing": "pre"}
+    session = (await book(client, clinic, measurements=[measured])).json()
+    url = f"/v1/sessions/{session['id']}"
+    open_plan = await add_plan(sessionmaker, clinic.client_id)
+    for plan_id in (open_plan, None):
+        moved = await client.patch(
+            url, json={"care_plan_id": plan_id}, headers=patch_headers(clinic, 1)
+        )
+        assert moved.status_code == 422, moved.text
+        assert moved.json()["errors"][0]["loc"] == ["body", "measurements", 0, "goal_id"]
+    kept = await client.get(url, headers=clinic.staff.headers("admin"))
+    assert kept.json()["care_plan_id"] == str(clinic.plan_id)
+
+
+async def test_screening_again_still_weighs_the_plans_referral(
+    client: httpx.AsyncClient, clinic: Clinic
+) -> None:
+    # the plan's referral is valid until 2026-06-30; a session on 1 July is warned about it,
+    # and still is after its regions change (the plan itself did not)
+    session = (await book(client, clinic, scheduled_start="2026-07-01T09:00:00Z")).json()
+    assert "referral_expired" in {w["code"] for w in session["warnings"]}
+    changed = await client.patch(
+        f"/v1/sessions/{session['id']}",
+        json={"body_regions": ["legs"]},
+        headers=patch_headers(clinic, 1),
+    )
+    assert changed.status_code == 200, changed.text
+    assert "referral_expired" in {w["code"] for w in changed.json()["warnings"]}
+
+
+async def test_writing_the_note_does_not_screen_again(
+    client: httpx.AsyncClient, clinic: Clinic, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    # a local precaution recorded after booking, on a region of the session: only a change of
+    # time, therapist, regions or type, or completing the session, is screened again
+    session = (await book(client, clinic)).json()
+    await add_precaution(
+        sessionmaker, clinic, category="skin_condition", severity="local", body_regions=["hips"]
+    )
+    url = f"/v1/sessions/{session['id']}"
+    noted = await client.patch(
+        url, json={"home_care": "Rest the hip"}, headers=patch_headers(clinic, 1)
+    )
+    assert noted.status_code == 200, noted.text
+    completed = await client.patch(
+        url, json={"status": "completed"}, headers=patch_headers(clinic, 2)
+    )
+    assert completed.status_code == 409, completed.text
+    assert completed.json()["type"] == "/problems/contraindicated"
+
+
+async def test_a_booked_session_moves_into_the_future(
+    client: httpx.AsyncClient, clinic: Clinic
+) -> None:
+    session = (await book(client, clinic)).json()
+    ahead = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=7)
+    moved = await client.patch(
+        f"/v1/sessions/{session['id']}",
+        json={"scheduled_start": iso(ahead)},
+        headers=patch_headers(clinic, 1, role="front_desk"),
+    )
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["status"] == "scheduled"
 
 
 # ---- the front desk ----------------------------------------------------------------------------
