@@ -124,6 +124,9 @@ async def test_reads_take_no_write_lock_on_sqlite(live: LiveApp) -> None:
             assert (await http.get(url, headers=live.admin)).status_code == 200
             read_begins = list(begins)
             begins.clear()
+            assert (await http.get("/v1/clients", headers=live.admin)).status_code == 200
+            list_begins = list(begins)
+            begins.clear()
             patched = await http.patch(
                 url, json={"phone": "+44 20 7946 0101"}, headers={**live.admin, "If-Match": '"1"'}
             )
@@ -132,6 +135,7 @@ async def test_reads_take_no_write_lock_on_sqlite(live: LiveApp) -> None:
             event.remove(live.engine.sync_engine, "before_cursor_execute", on_execute)
     # the read's own transaction is deferred; only the audit writer's takes the write lock
     assert read_begins == ["BEGIN", "BEGIN IMMEDIATE"]
+    assert list_begins == ["BEGIN", "BEGIN IMMEDIATE"]  # one event per client listed, likewise
     assert begins == ["BEGIN IMMEDIATE"]
 
 
