@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionm
 from app.care_plans.models import CarePlan
 from app.clients.models import Precaution
 from app.directory.models import Therapist
+from tests.core.problems import assert_problem, error_locs
 from tests.session_records.conftest import START, Clinic, book
 
 
@@ -515,19 +516,21 @@ async def test_complete_with_note_and_measurements(
 
 
 @pytest.mark.parametrize(
-    "measurement",
+    ("measurement", "field"),
     [
-        {"measure": "nprs", "value": 11, "timing": "pre"},
-        {"measure": "odi", "value": -1, "timing": "pre"},
-        {"measure": "rmdq", "value": 25, "timing": "post"},
-        {"measure": "nprs", "value": 3, "timing": "during"},
+        ({"measure": "nprs", "value": 11, "timing": "pre"}, "value"),
+        ({"measure": "odi", "value": -1, "timing": "pre"}, "value"),
+        ({"measure": "rmdq", "value": 25, "timing": "post"}, "value"),
+        ({"measure": "nprs", "value": 3, "timing": "during"}, "timing"),
     ],
 )
 async def test_measurement_out_of_range_is_422(
-    client: httpx.AsyncClient, clinic: Clinic, measurement: dict[str, Any]
+    client: httpx.AsyncClient, clinic: Clinic, measurement: dict[str, Any], field: str
 ) -> None:
-    response = await book(client, clinic, measurements=[measurement])
-    assert response.status_code == 422
+    fine = {"measure": "nprs", "value": 5, "timing": "pre"}
+    response = await book(client, clinic, measurements=[fine, measurement])
+    body = assert_problem(response, 422, "validation-error")
+    assert error_locs(body) == [["body", "measurements", 1, field]]
 
 
 async def test_measurement_must_fit_its_goal(client: httpx.AsyncClient, clinic: Clinic) -> None:
@@ -538,7 +541,9 @@ async def test_measurement_must_fit_its_goal(client: httpx.AsyncClient, clinic: 
             {"goal_id": str(clinic.goal_id), "measure": "odi", "value": 30, "timing": "pre"}
         ],
     )
-    assert wrong_measure.status_code == 422
+    assert error_locs(assert_problem(wrong_measure, 422, "validation-error")) == [
+        ["body", "measurements", 0, "measure"]
+    ]
     no_plan = await book(
         client,
         clinic,
@@ -547,20 +552,26 @@ async def test_measurement_must_fit_its_goal(client: httpx.AsyncClient, clinic: 
             {"goal_id": str(clinic.goal_id), "measure": "nprs", "value": 3, "timing": "pre"}
         ],
     )
-    assert no_plan.status_code == 422
+    assert error_locs(assert_problem(no_plan, 422, "validation-error")) == [
+        ["body", "measurements", 0, "goal_id"]
+    ]
+    # a measurement without a goal first: the one after it is still checked
     unknown = await book(
         client,
         clinic,
         measurements=[
+            {"measure": "rom", "value": 100, "timing": "pre"},
             {
                 "goal_id": "00000000-0000-4000-8000-000000000000",
                 "measure": "nprs",
                 "value": 3,
                 "timing": "pre",
-            }
+            },
         ],
     )
-    assert unknown.status_code == 422
+    assert error_locs(assert_problem(unknown, 422, "validation-error")) == [
+        ["body", "measurements", 1, "goal_id"]
+    ]
 
 
 async def test_adjacent_appointment(client: httpx.AsyncClient, clinic: Clinic) -> None:
