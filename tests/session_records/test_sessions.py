@@ -662,6 +662,24 @@ async def test_moving_a_session_to_another_plan_checks_the_plan(
     assert moved.json()["care_plan_id"] == open_plan
 
 
+async def test_a_note_is_finished_after_its_plan_closed(
+    client: httpx.AsyncClient, clinic: Clinic, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    # a closed plan takes no new sessions, but the sessions it has keep being written
+    session = (await book(client, clinic)).json()
+    async with sessionmaker() as db:
+        plan = await db.get(CarePlan, clinic.plan_id)
+        assert plan is not None
+        plan.status = "completed"
+        await db.commit()
+    noted = await client.patch(
+        f"/v1/sessions/{session['id']}",
+        json={"home_care": "Walk daily"},
+        headers=patch_headers(clinic, 1),
+    )
+    assert noted.status_code == 200, noted.text
+
+
 async def test_measurements_of_a_goal_keep_the_session_in_the_goals_plan(
     client: httpx.AsyncClient, clinic: Clinic, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
