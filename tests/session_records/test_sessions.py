@@ -511,7 +511,11 @@ async def test_complete_with_note_and_measurements(
     assert done.status_code == 200, done.text
     result = done.json()
     assert result["status"] == "completed"
-    assert [m["value"] for m in result["measurements"]] == [6, 4, 120]
+    assert [(m["value"], m["unit"]) for m in result["measurements"]] == [
+        (6, None),
+        (4, None),
+        (120, "degrees"),
+    ]
     assert result["soap"]["plan"] == "Continue weekly"
 
 
