@@ -101,10 +101,12 @@ async def test_unknown_references_are_422(client: httpx.AsyncClient, clinic: Cli
 
 
 async def test_overlapping_booking_is_refused(client: httpx.AsyncClient, clinic: Clinic) -> None:
-    assert (await book(client, clinic)).status_code == 201
+    first = await book(client, clinic)
+    assert first.status_code == 201
     overlap = await book(client, clinic, scheduled_start=iso(START + dt.timedelta(minutes=30)))
     assert overlap.status_code == 409
     assert overlap.json()["type"] == "/problems/therapist-unavailable"
+    assert overlap.json()["conflicting_session_id"] == first.json()["id"]
     other_client = await book(
         client, clinic, client_id=str(clinic.other_client_id), care_plan_id=None
     )
@@ -404,6 +406,7 @@ async def test_changing_regions_is_screened_again(
     await add_precaution(
         sessionmaker, clinic, category="recent_surgery", severity="local", body_regions=["knees"]
     )
+    relative = await add_precaution(sessionmaker, clinic, category="allergy", severity="relative")
     session = (await book(client, clinic)).json()
     moved = await client.patch(
         f"/v1/sessions/{session['id']}",
@@ -412,6 +415,10 @@ async def test_changing_regions_is_screened_again(
     )
     assert moved.status_code == 409
     assert moved.json()["type"] == "/problems/contraindicated"
+    # what would still need care is said alongside what blocks
+    assert [(w["code"], w.get("precaution_id")) for w in moved.json()["warnings"]] == [
+        ("relative_precaution", relative)
+    ]
     unchanged = await client.get(
         f"/v1/sessions/{session['id']}", headers=clinic.staff.headers("admin")
     )
