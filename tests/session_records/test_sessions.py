@@ -91,10 +91,23 @@ async def test_unknown_references_are_422(client: httpx.AsyncClient, clinic: Cli
     missing = "00000000-0000-4000-8000-000000000000"
     for field in ("client_id", "therapist_id", "care_plan_id"):
         response = await book(client, clinic, **{field: missing})
-        assert response.status_code == 422, (field, response.text)
-        assert response.json()["errors"][0]["loc"] == ["body", field]
+        assert error_locs(assert_problem(response, 422, "validation-error")) == [["body", field]]
     other_clients_plan = await book(client, clinic, client_id=str(clinic.other_client_id))
     assert other_clients_plan.status_code == 422
+
+
+async def test_an_inactive_therapist_is_not_booked(
+    client: httpx.AsyncClient, clinic: Clinic, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    async with sessionmaker() as db:
+        colleague = await db.get(Therapist, clinic.colleague_id)
+        assert colleague is not None
+        colleague.active = False
+        await db.commit()
+    response = await book(client, clinic, therapist_id=str(clinic.colleague_id))
+    assert error_locs(assert_problem(response, 422, "validation-error")) == [
+        ["body", "therapist_id"]
+    ]
 
 
 # ---- double booking ----------------------------------------------------------------------------
