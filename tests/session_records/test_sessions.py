@@ -413,6 +413,44 @@ async def test_referral_limits_surface_as_warnings(
     assert "referral_expired" in {w["code"] for w in expired.json()["warnings"]}
 
 
+async def test_cancelled_and_archived_sessions_use_up_no_referral(
+    client: httpx.AsyncClient, clinic: Clinic
+) -> None:
+    # the plan's referral authorizes 3 sessions
+    def week(n: int) -> str:
+        return iso(START + dt.timedelta(weeks=n))
+
+    def codes(body: dict[str, Any]) -> set[str]:
+        return {w["code"] for w in body["warnings"]}
+
+    assert (await book(client, clinic, scheduled_start=week(0))).status_code == 201
+    cancelled = (await book(client, clinic, scheduled_start=week(1))).json()
+    archived = (await book(client, clinic, scheduled_start=week(2))).json()
+    cancel = await client.patch(
+        f"/v1/sessions/{cancelled['id']}",
+        json={"status": "cancelled"},
+        headers=patch_headers(clinic, 1),
+    )
+    assert cancel.status_code == 200, cancel.text
+    archive = await client.delete(
+        f"/v1/sessions/{archived['id']}", headers=clinic.staff.headers("admin")
+    )
+    assert archive.status_code == 204
+    assert (await book(client, clinic, scheduled_start=week(3))).status_code == 201
+    third = (await book(client, clinic, scheduled_start=week(4))).json()
+    assert "authorized_sessions_exceeded" not in codes(third)
+    # screened again, the third session is still the third, not counted twice
+    again = await client.patch(
+        f"/v1/sessions/{third['id']}",
+        json={"body_regions": ["neck"]},
+        headers=patch_headers(clinic, 1),
+    )
+    assert again.status_code == 200, again.text
+    assert "authorized_sessions_exceeded" not in codes(again.json())
+    fourth = (await book(client, clinic, scheduled_start=week(5))).json()
+    assert "authorized_sessions_exceeded" in codes(fourth)
+
+
 async def test_changing_regions_is_screened_again(
     client: httpx.AsyncClient, clinic: Clinic, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
