@@ -203,6 +203,26 @@ def test_a_local_contraindication_on_one_shared_region_blocks() -> None:
     assert block_codes(result) == ["local_contraindication"]
 
 
+@pytest.mark.parametrize(
+    ("regions", "named"),
+    [
+        (["knees"], "the session includes the knees, which"),
+        (
+            ["legs", "neck", "lower_back"],
+            "the session includes the neck, lower back and legs, which",
+        ),
+        (
+            ["feet", "hips", "upper_back", "head"],
+            "the session includes the head, upper back, hips and feet, which",
+        ),
+    ],
+)
+def test_the_reason_names_every_region_head_to_feet(regions: list[str], named: str) -> None:
+    skin = precaution("skin_condition", "local", regions)
+    (block,) = screen([skin], session=proposed(regions)).blocking
+    assert named in block.reason
+
+
 def test_a_local_contraindication_away_from_the_treated_regions_warns_to_avoid_them() -> None:
     skin = precaution("skin_condition", "local", ["hands", "feet"])
     result = screen([skin], session=proposed(["upper_back", "neck"]))

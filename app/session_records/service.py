@@ -202,7 +202,7 @@ async def create_session(db: AsyncSession, data: SessionCreate, caller: Caller) 
     await _check_availability(db, session)
     completing = session.status == "completed"
     if completing:
-        _check_completion_time(session)
+        _check_completion_time(session, None)
     session.warnings = await _screen(db, session, client, therapist, plan, completing=completing)
     session.measurements = await _measurements(db, session, data.measurements)
     session.addenda = []
@@ -239,7 +239,8 @@ async def _apply_update(
     authorize_note(caller, session.therapist_id, set(changes))
     if target_status is not None:
         SESSION_STATUS.check(session.status, target_status)
-    was_completed = session.status == "completed"
+    stored_status = session.status
+    was_completed = stored_status == "completed"
     if was_completed and changes.get("therapist_id", session.therapist_id) != session.therapist_id:
         raise InvalidTransition(
             "A completed session's therapist never changes", current_status=session.status
@@ -255,7 +256,7 @@ async def _apply_update(
     rebook = bool(BOOKING_FIELDS & set(changes)) and session.status != "cancelled"
     completing = target_status == "completed" and not was_completed
     if session.status == "completed" and (completing or "scheduled_start" in changes):
-        _check_completion_time(session)
+        _check_completion_time(session, stored_status)
     therapist = None
     if rebook or SCREENED_FIELDS & set(changes) or completing:
         therapist = await _lock_therapist(db, session.therapist_id)
@@ -396,13 +397,15 @@ async def _check_availability(db: AsyncSession, session: SessionRecord) -> None:
         )
 
 
-def _check_completion_time(session: SessionRecord) -> None:
-    """A session is completed only once it has begun."""
+def _check_completion_time(session: SessionRecord, stored_status: str | None) -> None:
+    """A session is completed only once it has begun. `stored_status` is the status the session
+    is in (the problem's `current_status`), None for one being created."""
     if session.scheduled_start > utcnow():
+        current = {} if stored_status is None else {"current_status": stored_status}
         raise InvalidTransition(
             "A session cannot be completed before its scheduled start "
             f"({session.scheduled_start.isoformat()})",
-            current_status=session.status,
+            **current,
         )
 
 

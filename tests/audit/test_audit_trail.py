@@ -11,7 +11,9 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit import service as audit_service
 from app.audit.models import AuditEvent
+from app.audit.service import AuditAction
 from app.core.security import Role
 from tests import factories
 from tests.conftest import Staff
@@ -266,3 +268,21 @@ async def test_audit_events_cannot_be_changed_or_deleted(
             await db.execute(
                 update(AuditEvent).where(AuditEvent.id == event_id).values(actor_id=uuid.uuid4())
             )
+
+
+async def test_reads_recorded_outside_a_read_request_join_its_transaction(
+    db: AsyncSession,
+) -> None:
+    """Outside a GET (a script, a command), `record_each` writes one event per row read into
+    the caller's own transaction instead of handing them to the group-commit writer."""
+    rows = [(uuid.uuid4(), uuid.uuid4()), (uuid.uuid4(), None)]
+    await audit_service.record_each(db, audit_service.NO_ACTOR, AuditAction.read, "client", rows)
+    recorded = await db.execute(
+        select(AuditEvent.resource_id, AuditEvent.client_id, AuditEvent.action).where(
+            AuditEvent.resource_id.in_([resource for resource, _ in rows])
+        )
+    )
+    assert sorted(recorded.all(), key=str) == sorted(
+        [(resource, client, "read") for resource, client in rows], key=str
+    )
+    assert audit_service.take_deferred(db) == []

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.audit import service as audit_service
 from app.care_plans.models import CarePlan, Goal
 from app.clients.models import Client
 from app.session_records.models import SessionRecord
@@ -165,3 +166,16 @@ async def test_a_denied_request_with_odd_bytes_in_its_path_is_still_recorded(
     assert events[0]["path"] == stored
     assert events[0]["resource_type"] in ("client", "session")
     assert events[0]["resource_id"] is None  # not an id at all
+
+
+@pytest.mark.parametrize(
+    ("path", "stored"),
+    [
+        ("/v1/clients/x\u0085y", "/v1/clients/x%C2%85y"),  # a two-byte control character
+        ("/v1/clients/\ud800", "/v1/clients/%ED%A0%80"),  # an unpaired surrogate
+        ("/v1/" + "a" * 600, "/v1/" + "a" * 496),  # the column holds 500 characters
+        ("/v1/\x00" + "a" * 600, "/v1/%00" + "a" * 493),
+    ],
+)
+def test_paths_are_stored_percent_encoded_and_cut_to_the_column(path: str, stored: str) -> None:
+    assert audit_service.storable_path(path) == stored

@@ -8,6 +8,7 @@ as a worker does (on SQLite always; on PostgreSQL when the suite runs there).
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -123,6 +124,9 @@ async def test_reads_take_no_write_lock_on_sqlite(live: LiveApp) -> None:
             assert (await http.get(url, headers=live.admin)).status_code == 200
             read_begins = list(begins)
             begins.clear()
+            assert (await http.get("/v1/clients", headers=live.admin)).status_code == 200
+            list_begins = list(begins)
+            begins.clear()
             patched = await http.patch(
                 url, json={"phone": "+44 20 7946 0101"}, headers={**live.admin, "If-Match": '"1"'}
             )
@@ -131,4 +135,77 @@ async def test_reads_take_no_write_lock_on_sqlite(live: LiveApp) -> None:
             event.remove(live.engine.sync_engine, "before_cursor_execute", on_execute)
     # the read's own transaction is deferred; only the audit writer's takes the write lock
     assert read_begins == ["BEGIN", "BEGIN IMMEDIATE"]
+    assert list_begins == ["BEGIN", "BEGIN IMMEDIATE"]  # one event per client listed, likewise
     assert begins == ["BEGIN IMMEDIATE"]
+
+
+def read_event(client_id: uuid.UUID) -> dict[str, Any]:
+    """One audit event of a read, as the request path hands it to the writer."""
+    return {
+        "id": uuid.uuid4(),
+        "at": dt.datetime.now(dt.UTC),
+        "actor_type": None,
+        "actor_id": None,
+        "role": None,
+        "action": "read",
+        "resource_type": "client",
+        "resource_id": client_id,
+        "client_id": client_id,
+        "request_id": "writer-test",
+        "ip": None,
+        "method": "GET",
+        "path": f"/v1/clients/{client_id}",
+        "status": None,
+    }
+
+
+async def test_drain_waits_for_every_event_handed_over(live: LiveApp) -> None:
+    """At shutdown the writer is drained: events handed over are committed when it returns."""
+    writer = AuditWriter(live.sessionmaker)
+    client_id = uuid.uuid4()
+    handed_over = asyncio.create_task(writer.write([read_event(client_id)]))
+    await asyncio.sleep(0)  # the request has handed its event over; the flush has begun
+    await writer.drain()
+    assert await _reads_of(live, str(client_id)) == 1
+    await handed_over
+    # the counters the benchmarks read: one batch of one event, then one of two
+    await writer.write([read_event(client_id), read_event(client_id)])
+    assert (writer.batches_written, writer.events_written) == (2, 3)
+
+
+class _Unavailable:
+    """A database session that fails once `gate` opens, as a dropped connection does."""
+
+    def __init__(self, gate: asyncio.Event) -> None:
+        self.gate = gate
+        self.entered = asyncio.Event()
+
+    async def __aenter__(self) -> AsyncSession:
+        self.entered.set()
+        await self.gate.wait()
+        raise ConnectionError("the audit trail's database does not answer")
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+async def test_a_failed_batch_leaves_no_later_request_waiting(live: LiveApp) -> None:
+    gate = asyncio.Event()
+    unavailable = _Unavailable(gate)
+    failing: list[Any] = [unavailable]
+
+    def sessionmaker() -> Any:
+        return failing.pop() if failing else live.sessionmaker()
+
+    writer = AuditWriter(sessionmaker)  # type: ignore[arg-type]
+    lost, kept = uuid.uuid4(), uuid.uuid4()
+    first = asyncio.create_task(writer.write([read_event(lost)]))
+    await unavailable.entered.wait()  # the first batch is being written
+    second = asyncio.create_task(writer.write([read_event(kept)]))
+    await asyncio.sleep(0)  # handed over while the first batch fails
+    gate.set()
+    with pytest.raises(ConnectionError):
+        await first
+    await asyncio.wait_for(second, 60)  # a guard against a hang, not a measure of speed
+    assert await _reads_of(live, str(kept)) == 1
+    assert await _reads_of(live, str(lost)) == 0

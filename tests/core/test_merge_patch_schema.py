@@ -50,6 +50,44 @@ def test_a_type_list_loses_null_too() -> None:
     assert kept == {"properties": {"note": {"type": ["string", "null"], "default": None}}}
 
 
+class ClearableFirst(MergePatch):
+    not_null = frozenset({"name"})
+
+    note: str | None = None
+    name: str | None = None
+
+
+def test_a_required_field_after_a_clearable_one_loses_null_too() -> None:
+    properties = ClearableFirst.model_json_schema()["properties"]
+    assert properties["name"] == {"title": "Name", "type": "string"}
+    assert properties["note"]["anyOf"] == [{"type": "string"}, {"type": "null"}]
+
+
+def test_one_of_loses_null_like_any_of() -> None:
+    schema = {
+        "properties": {
+            "name": {"oneOf": [{"type": "string"}, {"type": "null"}], "default": None},
+            "either": {"oneOf": [{"type": "integer"}, {"type": "string"}, {"type": "null"}]},
+        }
+    }
+    _refuse_null_where_not_null(schema, Patch)
+    assert schema == {
+        "properties": {
+            "name": {"type": "string"},
+            "either": {"oneOf": [{"type": "integer"}, {"type": "string"}]},
+        }
+    }
+
+
+def test_schemas_without_properties_or_defaults_are_left_as_they_are() -> None:
+    bare: dict[str, object] = {"type": "object"}
+    _refuse_null_where_not_null(bare, Patch)
+    assert bare == {"type": "object"}
+    no_default = {"properties": {"name": {"type": "string"}}}
+    _refuse_null_where_not_null(no_default, Patch)
+    assert no_default == {"properties": {"name": {"type": "string"}}}
+
+
 def test_a_model_without_not_null_changes_nothing() -> None:
     schema = {"properties": {"name": {"anyOf": [{"type": "string"}, {"type": "null"}]}}}
     _refuse_null_where_not_null(schema, BaseModel)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.clients.models import Consent
 from app.core.security import Role
 from app.directory.models import Therapist
+from app.session_records import service as session_service
 from tests.session_records.conftest import START, Clinic, book
 from tests.session_records.test_sessions import completion, iso
 from tests.session_records.test_signing import colleague_headers, completed_session
@@ -128,6 +129,7 @@ async def test_a_completed_sessions_therapist_never_changes(
         )
         assert response.status_code == 409, response.text
         assert response.json()["type"] == "/problems/invalid-transition"
+        assert response.json()["current_status"] == "completed"
     # so the colleague cannot take the note over and sign it as its own
     assert (await client.post(f"{url}/sign", headers=colleague)).status_code == 403
     after = await fetch(client, clinic, session["id"])
@@ -247,6 +249,7 @@ async def test_a_session_is_not_completed_before_it_starts(
     )
     assert early.status_code == 409, early.text
     assert early.json()["type"] == "/problems/invalid-transition"
+    assert early.json()["current_status"] == "scheduled"
     assert (await fetch(client, clinic, soon.json()["id"]))["status"] == "scheduled"
     recorded = await book(
         client,
@@ -256,6 +259,7 @@ async def test_a_session_is_not_completed_before_it_starts(
     )
     assert recorded.status_code == 409, recorded.text
     assert recorded.json()["type"] == "/problems/invalid-transition"
+    assert "current_status" not in recorded.json()  # it does not exist yet
     begun = await book(
         client, clinic, scheduled_start=iso(now() - dt.timedelta(minutes=65)), duration_minutes=60
     )
@@ -274,6 +278,22 @@ async def test_a_session_is_not_completed_before_it_starts(
     )
     assert moved.status_code == 409, moved.text
     assert moved.json()["type"] == "/problems/invalid-transition"
+    assert moved.json()["current_status"] == "completed"
+
+
+async def test_a_session_may_be_completed_the_moment_it_starts(
+    client: httpx.AsyncClient, clinic: Clinic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    start = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)
+    booked = await book(client, clinic, scheduled_start=iso(start))
+    assert booked.status_code == 201, booked.text
+    monkeypatch.setattr(session_service, "utcnow", lambda: start)  # the clock reads 09:00:00
+    done = await client.patch(
+        f"/v1/sessions/{booked.json()['id']}",
+        json={"status": "completed"},
+        headers=with_version(clinic.staff.headers("therapist"), 1),
+    )
+    assert done.status_code == 200, done.text
 
 
 async def set_consent(
@@ -430,6 +450,21 @@ async def test_archived_sessions_leave_the_list_and_reads(
     again = await client.get(f"/v1/sessions/{gone['id']}?include_archived=true", headers=admin)
     assert again.status_code == 200
     assert again.json()["archived_at"] is not None
+
+
+async def test_an_archived_note_is_neither_signed_nor_amended(
+    client: httpx.AsyncClient, clinic: Clinic
+) -> None:
+    admin = clinic.staff.headers("admin")
+    session = await completed_session(client, clinic)
+    url = f"/v1/sessions/{session['id']}"
+    assert (await client.delete(url, headers=admin)).status_code == 204
+    own = clinic.staff.headers("therapist")
+    assert (await client.post(f"{url}/sign", headers=own)).status_code == 404
+    amended = await client.post(f"{url}/addenda", json={"text": "x", "reason": "y"}, headers=own)
+    assert amended.status_code == 404
+    again = await client.get(f"{url}?include_archived=true", headers=admin)
+    assert again.json()["note_status"] == "draft"
 
 
 async def test_reading_sessions_is_audited(client: httpx.AsyncClient, clinic: Clinic) -> None:

@@ -8,8 +8,10 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
+from app.care_plans.models import CarePlan
 from app.clients.models import Precaution
 from app.directory.models import Therapist
+from tests.core.problems import assert_problem, error_locs
 from tests.session_records.conftest import START, Clinic, book
 
 
@@ -48,6 +50,9 @@ async def test_book_read_and_list(client: httpx.AsyncClient, clinic: Clinic) -> 
     assert await ids("status=completed") == []
     assert await ids("from=2026-03-03T00:00:00Z") == [later.json()["id"]]
     assert await ids("to=2026-03-03T00:00:00Z") == [body["id"]]
+    # `from` takes a session starting at that instant, `to` does not
+    assert await ids("from=2026-03-09T09:00:00Z") == [later.json()["id"]]
+    assert await ids("to=2026-03-09T09:00:00Z") == [body["id"]]
     assert (
         await client.get("/v1/sessions?from=2026-03-03T00:00:00", headers=admin)
     ).status_code == 422
@@ -86,20 +91,35 @@ async def test_unknown_references_are_422(client: httpx.AsyncClient, clinic: Cli
     missing = "00000000-0000-4000-8000-000000000000"
     for field in ("client_id", "therapist_id", "care_plan_id"):
         response = await book(client, clinic, **{field: missing})
-        assert response.status_code == 422, (field, response.text)
-        assert response.json()["errors"][0]["loc"] == ["body", field]
+        assert error_locs(assert_problem(response, 422, "validation-error")) == [["body", field]]
     other_clients_plan = await book(client, clinic, client_id=str(clinic.other_client_id))
     assert other_clients_plan.status_code == 422
+
+
+async def test_an_inactive_therapist_is_not_booked(
+    client: httpx.AsyncClient, clinic: Clinic, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    async with sessionmaker() as db:
+        colleague = await db.get(Therapist, clinic.colleague_id)
+        assert colleague is not None
+        colleague.active = False
+        await db.commit()
+    response = await book(client, clinic, therapist_id=str(clinic.colleague_id))
+    assert error_locs(assert_problem(response, 422, "validation-error")) == [
+        ["body", "therapist_id"]
+    ]
 
 
 # ---- double booking ----------------------------------------------------------------------------
 
 
 async def test_overlapping_booking_is_refused(client: httpx.AsyncClient, clinic: Clinic) -> None:
-    assert (await book(client, clinic)).status_code == 201
+    first = await book(client, clinic)
+    assert first.status_code == 201
     overlap = await book(client, clinic, scheduled_start=iso(START + dt.timedelta(minutes=30)))
     assert overlap.status_code == 409
     assert overlap.json()["type"] == "/problems/therapist-unavailable"
+    assert overlap.json()["conflicting_session_id"] == first.json()["id"]
     other_client = await book(
         client, clinic, client_id=str(clinic.other_client_id), care_plan_id=None
     )
@@ -393,12 +413,51 @@ async def test_referral_limits_surface_as_warnings(
     assert "referral_expired" in {w["code"] for w in expired.json()["warnings"]}
 
 
+async def test_cancelled_and_archived_sessions_use_up_no_referral(
+    client: httpx.AsyncClient, clinic: Clinic
+) -> None:
+    # the plan's referral authorizes 3 sessions
+    def week(n: int) -> str:
+        return iso(START + dt.timedelta(weeks=n))
+
+    def codes(body: dict[str, Any]) -> set[str]:
+        return {w["code"] for w in body["warnings"]}
+
+    assert (await book(client, clinic, scheduled_start=week(0))).status_code == 201
+    cancelled = (await book(client, clinic, scheduled_start=week(1))).json()
+    archived = (await book(client, clinic, scheduled_start=week(2))).json()
+    cancel = await client.patch(
+        f"/v1/sessions/{cancelled['id']}",
+        json={"status": "cancelled"},
+        headers=patch_headers(clinic, 1),
+    )
+    assert cancel.status_code == 200, cancel.text
+    archive = await client.delete(
+        f"/v1/sessions/{archived['id']}", headers=clinic.staff.headers("admin")
+    )
+    assert archive.status_code == 204
+    assert (await book(client, clinic, scheduled_start=week(3))).status_code == 201
+    third = (await book(client, clinic, scheduled_start=week(4))).json()
+    assert "authorized_sessions_exceeded" not in codes(third)
+    # screened again, the third session is still the third, not counted twice
+    again = await client.patch(
+        f"/v1/sessions/{third['id']}",
+        json={"body_regions": ["neck"]},
+        headers=patch_headers(clinic, 1),
+    )
+    assert again.status_code == 200, again.text
+    assert "authorized_sessions_exceeded" not in codes(again.json())
+    fourth = (await book(client, clinic, scheduled_start=week(5))).json()
+    assert "authorized_sessions_exceeded" in codes(fourth)
+
+
 async def test_changing_regions_is_screened_again(
     client: httpx.AsyncClient, clinic: Clinic, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     await add_precaution(
         sessionmaker, clinic, category="recent_surgery", severity="local", body_regions=["knees"]
     )
+    relative = await add_precaution(sessionmaker, clinic, category="allergy", severity="relative")
     session = (await book(client, clinic)).json()
     moved = await client.patch(
         f"/v1/sessions/{session['id']}",
@@ -407,6 +466,10 @@ async def test_changing_regions_is_screened_again(
     )
     assert moved.status_code == 409
     assert moved.json()["type"] == "/problems/contraindicated"
+    # what would still need care is said alongside what blocks
+    assert [(w["code"], w.get("precaution_id")) for w in moved.json()["warnings"]] == [
+        ("relative_precaution", relative)
+    ]
     unchanged = await client.get(
         f"/v1/sessions/{session['id']}", headers=clinic.staff.headers("admin")
     )
@@ -506,24 +569,30 @@ async def test_complete_with_note_and_measurements(
     assert done.status_code == 200, done.text
     result = done.json()
     assert result["status"] == "completed"
-    assert [m["value"] for m in result["measurements"]] == [6, 4, 120]
+    assert [(m["value"], m["unit"]) for m in result["measurements"]] == [
+        (6, None),
+        (4, None),
+        (120, "degrees"),
+    ]
     assert result["soap"]["plan"] == "Continue weekly"
 
 
 @pytest.mark.parametrize(
-    "measurement",
+    ("measurement", "field"),
     [
-        {"measure": "nprs", "value": 11, "timing": "pre"},
-        {"measure": "odi", "value": -1, "timing": "pre"},
-        {"measure": "rmdq", "value": 25, "timing": "post"},
-        {"measure": "nprs", "value": 3, "timing": "during"},
+        ({"measure": "nprs", "value": 11, "timing": "pre"}, "value"),
+        ({"measure": "odi", "value": -1, "timing": "pre"}, "value"),
+        ({"measure": "rmdq", "value": 25, "timing": "post"}, "value"),
+        ({"measure": "nprs", "value": 3, "timing": "during"}, "timing"),
     ],
 )
 async def test_measurement_out_of_range_is_422(
-    client: httpx.AsyncClient, clinic: Clinic, measurement: dict[str, Any]
+    client: httpx.AsyncClient, clinic: Clinic, measurement: dict[str, Any], field: str
 ) -> None:
-    response = await book(client, clinic, measurements=[measurement])
-    assert response.status_code == 422
+    fine = {"measure": "nprs", "value": 5, "timing": "pre"}
+    response = await book(client, clinic, measurements=[fine, measurement])
+    body = assert_problem(response, 422, "validation-error")
+    assert error_locs(body) == [["body", "measurements", 1, field]]
 
 
 async def test_measurement_must_fit_its_goal(client: httpx.AsyncClient, clinic: Clinic) -> None:
@@ -534,7 +603,9 @@ async def test_measurement_must_fit_its_goal(client: httpx.AsyncClient, clinic: 
             {"goal_id": str(clinic.goal_id), "measure": "odi", "value": 30, "timing": "pre"}
         ],
     )
-    assert wrong_measure.status_code == 422
+    assert error_locs(assert_problem(wrong_measure, 422, "validation-error")) == [
+        ["body", "measurements", 0, "measure"]
+    ]
     no_plan = await book(
         client,
         clinic,
@@ -543,20 +614,26 @@ async def test_measurement_must_fit_its_goal(client: httpx.AsyncClient, clinic: 
             {"goal_id": str(clinic.goal_id), "measure": "nprs", "value": 3, "timing": "pre"}
         ],
     )
-    assert no_plan.status_code == 422
+    assert error_locs(assert_problem(no_plan, 422, "validation-error")) == [
+        ["body", "measurements", 0, "goal_id"]
+    ]
+    # a measurement without a goal first: the one after it is still checked
     unknown = await book(
         client,
         clinic,
         measurements=[
+            {"measure": "rom", "value": 100, "timing": "pre"},
             {
                 "goal_id": "00000000-0000-4000-8000-000000000000",
                 "measure": "nprs",
                 "value": 3,
                 "timing": "pre",
-            }
+            },
         ],
     )
-    assert unknown.status_code == 422
+    assert error_locs(assert_problem(unknown, 422, "validation-error")) == [
+        ["body", "measurements", 1, "goal_id"]
+    ]
 
 
 async def test_adjacent_appointment(client: httpx.AsyncClient, clinic: Clinic) -> None:
@@ -575,6 +652,162 @@ async def test_adjacent_appointment(client: httpx.AsyncClient, clinic: Clinic) -
         adjacent_appointment={**adjacent, "relation": "during"},
     )
     assert bad.status_code == 422
+
+
+# ---- changing a booked session ----------------------------------------------------------------
+
+
+def patch_headers(clinic: Clinic, version: int, role: str = "therapist") -> dict[str, str]:
+    return {**clinic.staff.headers(role), "If-Match": f'"{version}"'}
+
+
+async def test_a_new_adjacent_appointment_names_a_known_professional(
+    client: httpx.AsyncClient, clinic: Clinic
+) -> None:
+    session = (await book(client, clinic)).json()
+    adjacent = {
+        "referring_professional_id": "00000000-0000-4000-8000-000000000000",
+        "relation": "before",
+        "starts_at": "2026-03-02T08:00:00Z",
+    }
+    url = f"/v1/sessions/{session['id']}"
+    unknown = await client.patch(
+        url, json={"adjacent_appointment": adjacent}, headers=patch_headers(clinic, 1)
+    )
+    assert unknown.status_code == 422, unknown.text
+    assert unknown.json()["errors"][0]["loc"] == [
+        "body",
+        "adjacent_appointment",
+        "referring_professional_id",
+    ]
+    known = {**adjacent, "referring_professional_id": str(clinic.staff.referring_professional_id)}
+    changed = await client.patch(
+        url, json={"adjacent_appointment": known}, headers=patch_headers(clinic, 1)
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["adjacent_appointment"]["relation"] == "before"
+
+
+async def add_plan(
+    sessionmaker: async_sessionmaker[AsyncSession], client_id: object, status: str = "active"
+) -> str:
+    async with sessionmaker() as db:
+        plan = CarePlan(client_id=client_id, title="Another plan", kind="wellness", status=status)
+        db.add(plan)
+        await db.commit()
+        return str(plan.id)
+
+
+async def test_moving_a_session_to_another_plan_checks_the_plan(
+    client: httpx.AsyncClient, clinic: Clinic, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    session = (await book(client, clinic)).json()
+    url = f"/v1/sessions/{session['id']}"
+    others = await add_plan(sessionmaker, clinic.other_client_id)
+    closed = await add_plan(sessionmaker, clinic.client_id, status="completed")
+    open_plan = await add_plan(sessionmaker, clinic.client_id)
+
+    wrong_client = await client.patch(
+        url, json={"care_plan_id": others}, headers=patch_headers(clinic, 1)
+    )
+    assert wrong_client.status_code == 422, wrong_client.text
+    assert wrong_client.json()["errors"][0]["loc"] == ["body", "care_plan_id"]
+    to_closed = await client.patch(
+        url, json={"care_plan_id": closed}, headers=patch_headers(clinic, 1)
+    )
+    assert to_closed.status_code == 409, to_closed.text
+    assert to_closed.json()["type"] == "/problems/conflict"
+    moved = await client.patch(
+        url, json={"care_plan_id": open_plan}, headers=patch_headers(clinic, 1)
+    )
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["care_plan_id"] == open_plan
+
+
+async def test_a_note_is_finished_after_its_plan_closed(
+    client: httpx.AsyncClient, clinic: Clinic, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    # a closed plan takes no new sessions, but the sessions it has keep being written
+    session = (await book(client, clinic)).json()
+    async with sessionmaker() as db:
+        plan = await db.get(CarePlan, clinic.plan_id)
+        assert plan is not None
+        plan.status = "completed"
+        await db.commit()
+    noted = await client.patch(
+        f"/v1/sessions/{session['id']}",
+        json={"home_care": "Walk daily"},
+        headers=patch_headers(clinic, 1),
+    )
+    assert noted.status_code == 200, noted.text
+
+
+async def test_measurements_of_a_goal_keep_the_session_in_the_goals_plan(
+    client: httpx.AsyncClient, clinic: Clinic, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    measured = {"goal_id": str(clinic.goal_id), "measure": "nprs", "value": 6, "timing": "pre"}
+    session = (await book(client, clinic, measurements=[measured])).json()
+    url = f"/v1/sessions/{session['id']}"
+    open_plan = await add_plan(sessionmaker, clinic.client_id)
+    for plan_id in (open_plan, None):
+        moved = await client.patch(
+            url, json={"care_plan_id": plan_id}, headers=patch_headers(clinic, 1)
+        )
+        assert moved.status_code == 422, moved.text
+        assert moved.json()["errors"][0]["loc"] == ["body", "measurements", 0, "goal_id"]
+    kept = await client.get(url, headers=clinic.staff.headers("admin"))
+    assert kept.json()["care_plan_id"] == str(clinic.plan_id)
+
+
+async def test_screening_again_still_weighs_the_plans_referral(
+    client: httpx.AsyncClient, clinic: Clinic
+) -> None:
+    # the plan's referral is valid until 2026-06-30; a session on 1 July is warned about it,
+    # and still is after its regions change (the plan itself did not)
+    session = (await book(client, clinic, scheduled_start="2026-07-01T09:00:00Z")).json()
+    assert "referral_expired" in {w["code"] for w in session["warnings"]}
+    changed = await client.patch(
+        f"/v1/sessions/{session['id']}",
+        json={"body_regions": ["legs"]},
+        headers=patch_headers(clinic, 1),
+    )
+    assert changed.status_code == 200, changed.text
+    assert "referral_expired" in {w["code"] for w in changed.json()["warnings"]}
+
+
+async def test_writing_the_note_does_not_screen_again(
+    client: httpx.AsyncClient, clinic: Clinic, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    # a local precaution recorded after booking, on a region of the session: only a change of
+    # time, therapist, regions or type, or completing the session, is screened again
+    session = (await book(client, clinic)).json()
+    await add_precaution(
+        sessionmaker, clinic, category="skin_condition", severity="local", body_regions=["hips"]
+    )
+    url = f"/v1/sessions/{session['id']}"
+    noted = await client.patch(
+        url, json={"home_care": "Rest the hip"}, headers=patch_headers(clinic, 1)
+    )
+    assert noted.status_code == 200, noted.text
+    completed = await client.patch(
+        url, json={"status": "completed"}, headers=patch_headers(clinic, 2)
+    )
+    assert completed.status_code == 409, completed.text
+    assert completed.json()["type"] == "/problems/contraindicated"
+
+
+async def test_a_booked_session_moves_into_the_future(
+    client: httpx.AsyncClient, clinic: Clinic
+) -> None:
+    session = (await book(client, clinic)).json()
+    ahead = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=7)
+    moved = await client.patch(
+        f"/v1/sessions/{session['id']}",
+        json={"scheduled_start": iso(ahead)},
+        headers=patch_headers(clinic, 1, role="front_desk"),
+    )
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["status"] == "scheduled"
 
 
 # ---- the front desk ----------------------------------------------------------------------------

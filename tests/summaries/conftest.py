@@ -245,6 +245,8 @@ async def summary_clinic(
             created_at=EPOCH,
         )
         second = CarePlan(
+            # an id sorting before any uuid4: plans are listed by creation, never by id
+            id=uuid.UUID("00000000-0000-4000-8000-000000000001"),
             client_id=client.id,
             title="Shoulder mobility",
             kind="therapeutic",

@@ -188,6 +188,53 @@ def test_sessions_with_only_a_pre_value_count_for_lasting_only() -> None:
     assert immediate_change(rows) == 0.0
 
 
+def test_a_visit_that_raised_the_value_by_one() -> None:
+    # pain 3 before the visit, 4 after: the visit made it one point worse
+    assert immediate_change(values((0, "pre", 3), (0, "post", 4))) == 1
+
+
+def test_immediate_change_rounds_halves_away_from_zero() -> None:
+    # post − pre: −1 and −0.25, mean −0.625 → −0.63 (not the banker's −0.62)
+    rows = values((0, "pre", 6), (0, "post", 5), (1, "pre", 5), (1, "post", 4.75))
+    assert immediate_change(rows) == -0.63
+
+
+def test_a_change_that_rounds_to_nothing_reads_zero_not_minus_zero() -> None:
+    # −0.004 rounds to zero at two decimals: shown as 0.0, never as "-0.0"
+    assert str(immediate_change(values((0, "pre", 5), (0, "post", 4.996)))) == "0.0"
+    assert str(measures.difference(-0.0, 0.0)) == "0.0"
+
+
+@pytest.mark.parametrize(
+    ("later", "earlier", "expected"),
+    [
+        (7.3, 4.1, 3.2),  # as entered, not 3.1999999999999997
+        (5, 4, 1.0),
+        (4, 5, -1.0),
+        (3, 3, 0.0),
+        (0.3, 0.1, 0.2),
+    ],
+)
+def test_difference_of_values_as_entered(later: float, earlier: float, expected: float) -> None:
+    assert measures.difference(later, earlier) == expected
+
+
+def test_a_measure_missing_from_the_table_has_no_scale_mcid_or_direction() -> None:
+    # e.g. a measure stored before it left the table: summaries still render, with nothing
+    # to judge it by
+    assert measures.range_text("vas") is None
+    assert measures.minimal_important_change("vas", None) is None
+    assert measures.goal_direction("vas", 3, 3) is None
+    assert measures.goal_unit("vas", None) is None
+
+
+def test_ranges_are_printed_only_for_fixed_scales() -> None:
+    assert measures.range_text("nprs") == "0–10"
+    assert measures.range_text("odi") == "0–100"
+    assert measures.range_text("rom") is None  # degrees: no fixed scale
+    assert measures.range_text("custom") is None
+
+
 def goal_row(measure: str, baseline: float | None, target: float | None, **more: object) -> Goal:
     return Goal(
         id=GOAL_ID,
@@ -250,6 +297,14 @@ def test_rom_with_and_without_its_own_mcid() -> None:
     assert summarize(goal_row("rom", 90, 120, mcid=10), rows).clinically_important is True
     twelve = summarize(goal_row("rom", 90, 120, mcid=12), rows)
     assert (twelve.minimal_important_change, twelve.clinically_important) == (12, False)
+
+
+def test_a_goal_against_its_measures_direction_is_judged_towards_its_target() -> None:
+    # range of motion usually improves upwards; this goal reduces a hypermobile range 150 → 130,
+    # so 150 → 138 (−12) is an improvement past its MCID of 10
+    rows = rom_values((0, "pre", 150), (0, "post", 138))
+    g = summarize(goal_row("rom", 150, 130, mcid=10), rows)
+    assert g.clinically_important is True
 
 
 def progress(**values: object) -> GoalProgress:

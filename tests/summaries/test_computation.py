@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 
 import pytest
@@ -123,6 +124,58 @@ def test_summary_over_rows_ignores_other_plans_and_orders_within_a_session() -> 
     assert summary.techniques == {"a": 2, "b": 1}
     assert (summary.latest_assessment, summary.latest_plan) == ("A1", "P0")
     assert [e.description for e in summary.adverse_events] == ["event"]
+
+
+def test_a_plan_without_completed_sessions_awaits_no_signature() -> None:
+    plan, client, goal = _plan()
+    counts = [StatusCount(plan.id, "scheduled", 3, 3), StatusCount(plan.id, "cancelled", 1, 0)]
+    summary = summarize_care_plan(plan, client, [goal], counts, [], [], T0).summary
+    assert summary.sessions.model_dump() == {
+        "planned": None,
+        "completed": 0,
+        "cancelled": 1,
+        "no_show": 0,
+        "upcoming": 3,
+        "awaiting_signature": 0,
+    }
+    (g,) = summary.goals
+    assert (g.latest_value, g.progress_percent) == (None, None)
+
+
+def test_techniques_most_used_first_then_by_name() -> None:
+    plan, client, goal = _plan()
+    sessions = [
+        CompletedSession(
+            uuid.UUID(int=n), plan.id, T0 + dt.timedelta(days=n), used, None, None, None
+        )
+        for n, used in enumerate(
+            [["effleurage", "trigger_point"], ["trigger_point"], ["stretching", "trigger_point"]]
+        )
+    ]
+    counts = [StatusCount(plan.id, "completed", 3, 0)]
+    summary = summarize_care_plan(plan, client, [goal], counts, sessions, [], T0).summary
+    assert list(summary.techniques.items()) == [
+        ("trigger_point", 3),
+        ("effleurage", 1),
+        ("stretching", 1),
+    ]
+
+
+def test_dates_are_utc_dates_whatever_the_servers_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 23:30 UTC on 4 March is already 5 March in Auckland: the summary says 4 March
+    plan, client, goal = _plan()
+    late = dt.datetime(2030, 3, 4, 23, 30, tzinfo=dt.UTC)
+    session = CompletedSession(uuid.uuid4(), plan.id, late, [], None, None, "Dizzy")
+    counts = [StatusCount(plan.id, "completed", 1, 0)]
+    monkeypatch.setenv("TZ", "Pacific/Auckland")
+    time.tzset()
+    try:
+        progress = summarize_care_plan(plan, client, [goal], counts, [session], [], T0)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert [e.date for e in progress.summary.adverse_events] == [dt.date(2030, 3, 4)]
+    assert [(n.session_id, n.date) for n in progress.notes] == [(session.id, dt.date(2030, 3, 4))]
 
 
 @pytest.mark.parametrize(
