@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.audit.models import AuditEvent
-from app.audit.writer import _UNNEST_AUDIT_EVENTS, insert_events
+from app.audit.writer import AUDIT_EVENTS, _unnest_insert, insert_events
 from tests.statements import captured
 
 POSTGRESQL_STATEMENT = (
@@ -31,7 +31,7 @@ HARNESS = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
 
 
 def test_the_postgresql_statement_takes_one_array_per_column_in_table_order() -> None:
-    assert _UNNEST_AUDIT_EVENTS.text == POSTGRESQL_STATEMENT
+    assert _unnest_insert(AUDIT_EVENTS).text == POSTGRESQL_STATEMENT
 
 
 def _rows() -> list[dict[str, Any]]:
