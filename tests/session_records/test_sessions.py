@@ -497,6 +497,24 @@ async def test_each_referral_of_a_plan_counts_the_plans_sessions_once(
     assert codes == ["authorized_sessions_exceeded", "authorized_sessions_exceeded"]
 
 
+async def test_a_session_cancelled_as_it_is_screened_again_uses_no_referral(
+    client: httpx.AsyncClient, clinic: Clinic
+) -> None:
+    # the plan's referral authorizes 3 sessions: the fourth is over, until it is cancelled
+    for week in range(3):
+        booked = await book(client, clinic, scheduled_start=iso(START + dt.timedelta(weeks=week)))
+        assert booked.status_code == 201, booked.text
+    fourth = (await book(client, clinic, scheduled_start=iso(START + dt.timedelta(weeks=3)))).json()
+    assert [w["code"] for w in fourth["warnings"]] == ["authorized_sessions_exceeded"]
+    cancelled = await client.patch(
+        f"/v1/sessions/{fourth['id']}",
+        json={"status": "cancelled", "body_regions": ["neck"]},
+        headers={**clinic.staff.headers("therapist"), "If-Match": '"1"'},
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["warnings"] == []
+
+
 async def test_an_archived_referral_is_not_weighed(
     client: httpx.AsyncClient, clinic: Clinic, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
