@@ -8,9 +8,10 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
-from app.care_plans.models import CarePlan
+from app.care_plans.models import CarePlan, care_plan_referrals
 from app.clients.models import Precaution
 from app.directory.models import Therapist
+from app.referrals.models import Referral
 from tests.core.problems import assert_problem, error_locs
 from tests.session_records.conftest import START, Clinic, book
 
@@ -451,6 +452,85 @@ async def test_cancelled_and_archived_sessions_use_up_no_referral(
     assert "authorized_sessions_exceeded" in codes(fourth)
 
 
+async def test_a_first_session_is_within_a_one_session_referral(
+    client: httpx.AsyncClient, clinic: Clinic, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    async with sessionmaker() as db:
+        referral = await db.get(Referral, clinic.referral_id)
+        assert referral is not None
+        referral.authorized_sessions = 1
+        await db.commit()
+    first = await book(client, clinic)
+    assert first.status_code == 201, first.text
+    assert first.json()["warnings"] == []
+    second = await book(client, clinic, scheduled_start=iso(START + dt.timedelta(weeks=1)))
+    assert [w["code"] for w in second.json()["warnings"]] == ["authorized_sessions_exceeded"]
+
+
+async def test_each_referral_of_a_plan_counts_the_plans_sessions_once(
+    client: httpx.AsyncClient, clinic: Clinic, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    # a second referral of 3 sessions answered by the same plan
+    async with sessionmaker() as db:
+        first = await db.get(Referral, clinic.referral_id)
+        assert first is not None
+        second = Referral(
+            client_id=clinic.client_id,
+            referring_professional_id=first.referring_professional_id,
+            received_on=dt.date(2026, 1, 20),
+            authorized_sessions=3,
+            valid_until=dt.date(2026, 6, 30),
+            status="accepted",
+        )
+        db.add(second)
+        await db.flush()
+        await db.execute(
+            care_plan_referrals.insert().values(care_plan_id=clinic.plan_id, referral_id=second.id)
+        )
+        await db.commit()
+    for week in range(3):
+        booked = await book(client, clinic, scheduled_start=iso(START + dt.timedelta(weeks=week)))
+        assert booked.status_code == 201, booked.text
+        assert booked.json()["warnings"] == []
+    fourth = await book(client, clinic, scheduled_start=iso(START + dt.timedelta(weeks=3)))
+    codes = [w["code"] for w in fourth.json()["warnings"]]
+    assert codes == ["authorized_sessions_exceeded", "authorized_sessions_exceeded"]
+
+
+async def test_a_session_cancelled_as_it_is_screened_again_uses_no_referral(
+    client: httpx.AsyncClient, clinic: Clinic
+) -> None:
+    # the plan's referral authorizes 3 sessions: the fourth is over, until it is cancelled
+    for week in range(3):
+        booked = await book(client, clinic, scheduled_start=iso(START + dt.timedelta(weeks=week)))
+        assert booked.status_code == 201, booked.text
+    fourth = (await book(client, clinic, scheduled_start=iso(START + dt.timedelta(weeks=3)))).json()
+    assert [w["code"] for w in fourth["warnings"]] == ["authorized_sessions_exceeded"]
+    cancelled = await client.patch(
+        f"/v1/sessions/{fourth['id']}",
+        json={"status": "cancelled", "body_regions": ["neck"]},
+        headers={**clinic.staff.headers("therapist"), "If-Match": '"1"'},
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["warnings"] == []
+
+
+async def test_an_archived_referral_is_not_weighed(
+    client: httpx.AsyncClient, clinic: Clinic, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    async with sessionmaker() as db:
+        referral = await db.get(Referral, clinic.referral_id)
+        assert referral is not None
+        referral.archived_at = dt.datetime(2026, 2, 1, tzinfo=dt.UTC)
+        await db.commit()
+    # past the referral's valid_until, and its fourth session: no warning from it
+    for week in range(4):
+        start = dt.datetime(2026, 7, 1, 9, tzinfo=dt.UTC) + dt.timedelta(weeks=week)
+        booked = await book(client, clinic, scheduled_start=iso(start))
+        assert booked.status_code == 201, booked.text
+        assert booked.json()["warnings"] == []
+
+
 async def test_changing_regions_is_screened_again(
     client: httpx.AsyncClient, clinic: Clinic, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
@@ -652,6 +732,32 @@ async def test_adjacent_appointment(client: httpx.AsyncClient, clinic: Clinic) -
         adjacent_appointment={**adjacent, "relation": "during"},
     )
     assert bad.status_code == 422
+
+
+async def test_a_new_session_names_a_known_adjacent_professional(
+    client: httpx.AsyncClient, clinic: Clinic
+) -> None:
+    unknown = await book(
+        client,
+        clinic,
+        adjacent_appointment={
+            "referring_professional_id": "00000000-0000-4000-8000-000000000000",
+            "relation": "after",
+            "starts_at": "2026-03-02T10:15:00Z",
+        },
+    )
+    assert error_locs(assert_problem(unknown, 422, "validation-error")) == [
+        ["body", "adjacent_appointment", "referring_professional_id"]
+    ]
+
+
+async def test_the_front_desk_cannot_book_a_completed_session(
+    client: httpx.AsyncClient, clinic: Clinic
+) -> None:
+    refused = await book(client, clinic, role="front_desk", status="completed")
+    assert_problem(refused, 403, "forbidden")
+    listed = await client.get("/v1/sessions", headers=clinic.staff.headers("admin"))
+    assert listed.json()["items"] == []
 
 
 # ---- changing a booked session ----------------------------------------------------------------

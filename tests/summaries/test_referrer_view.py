@@ -4,17 +4,31 @@ and a footer that claims the client's consent only when a referrer reads under o
 
 from __future__ import annotations
 
+import datetime as dt
 import html
+import uuid
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.auth.models import User
+from app.care_plans.models import CarePlan, care_plan_referrals
 from app.clients.models import Client
 from app.directory.models import ReferringProfessional, Therapist
 from app.fhir import mapping
-from tests.summaries.conftest import SummaryClinic, consent, grant
+from app.referrals.models import Referral
+from app.session_records.models import Addendum
+from tests.summaries.conftest import (
+    EPOCH,
+    SummaryClinic,
+    add_session,
+    at,
+    consent,
+    grant,
+    sign_notes,
+)
 from tests.summaries.test_reports import pdf_text
 
 CONSENT_CLAIM = "shared with the client's consent"
@@ -326,3 +340,130 @@ async def test_api_summary_and_fhir_give_a_goal_one_unit(
         ).json()
         (listed,) = [g for g in summary["goals"] if g["id"] == goal["id"]]
         assert goal["unit"] == quantity["unit"] == listed["unit"] == unit, measure
+
+
+async def test_referrals_by_receipt_each_with_the_sessions_it_used(
+    client: httpx.AsyncClient,
+    summary_clinic: SummaryClinic,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """A third plan answering the own referral and two later-created referrals received on
+    one earlier day (created in the order opposite to their ids), plus an archived one."""
+    clinic = summary_clinic
+    received = dt.date(2030, 1, 5)
+
+    def referral(id_: str, created_at: dt.datetime, **values: Any) -> Referral:
+        return Referral(
+            id=uuid.UUID(id_),
+            client_id=clinic.client_id,
+            referring_professional_id=clinic.professional_id,
+            received_on=values.pop("received_on", received),
+            status="accepted",
+            created_at=created_at,
+            **values,
+        )
+
+    async with sessionmaker() as db:
+        plan = CarePlan(
+            client_id=clinic.client_id, title="Neck care", kind="therapeutic", status="active"
+        )
+        first = referral("ffffffff-ffff-4fff-bfff-ffffffffffff", EPOCH, authorized_sessions=6)
+        second = referral("00000000-0000-4000-8000-0000000000aa", EPOCH + dt.timedelta(minutes=1))
+        archived = referral(
+            "00000000-0000-4000-8000-0000000000bb",
+            EPOCH,
+            received_on=dt.date(2030, 1, 1),
+            archived_at=EPOCH,
+        )
+        db.add_all([plan, first, second, archived])
+        await db.flush()
+        await db.execute(
+            care_plan_referrals.insert(),
+            [
+                {"care_plan_id": plan.id, "referral_id": r}
+                for r in (clinic.referral_id, first.id, second.id, archived.id)
+            ],
+        )
+        await db.commit()
+        plan_id = plan.id
+    response = await client.get(
+        f"/v1/care-plans/{plan_id}/summary", headers=clinic.staff.headers("admin")
+    )
+    assert response.status_code == 200, response.text
+    listed = [
+        (r["id"], r["authorized_sessions"], r["sessions_used"])
+        for r in response.json()["referrals"]
+    ]
+    # the new plan has no sessions: the own referral keeps the 4 of the first plan
+    assert listed == [
+        ("ffffffff-ffff-4fff-bfff-ffffffffffff", 6, 0),
+        ("00000000-0000-4000-8000-0000000000aa", None, 0),
+        (str(clinic.referral_id), 10, 4),
+    ]
+
+
+async def test_a_plan_whose_scheduled_sessions_are_past_has_none_upcoming(
+    client: httpx.AsyncClient,
+    summary_clinic: SummaryClinic,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessionmaker() as db:
+        add_session(
+            db,
+            client_id=summary_clinic.client_id,
+            therapist_id=summary_clinic.staff.therapist_id,
+            plan_id=summary_clinic.second_plan_id,
+            start=at("2020-02-03"),
+            status="scheduled",
+        )
+        await db.commit()
+    response = await client.get(
+        f"/v1/care-plans/{summary_clinic.second_plan_id}/summary",
+        headers=summary_clinic.staff.headers("admin"),
+    )
+    sessions = response.json()["sessions"]
+    assert (sessions["completed"], sessions["upcoming"]) == (1, 0)
+
+
+async def test_a_note_signed_by_a_user_names_the_user(
+    client: httpx.AsyncClient,
+    summary_clinic: SummaryClinic,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessionmaker() as db:
+        user = User(
+            email="lee@example.org",
+            password_hash="-",
+            display_name="Lee Supervisor",
+            role="admin",
+        )
+        db.add(user)
+        await db.flush()
+        add_session(
+            db,
+            client_id=summary_clinic.client_id,
+            therapist_id=summary_clinic.staff.therapist_id,
+            plan_id=summary_clinic.plan_id,
+            start=at("2030-04-15"),
+        )
+        await sign_notes(db, user.id)
+        # and a second note corrected once: each note counts its own addenda
+        db.add(
+            Addendum(
+                session_id=summary_clinic.sessions["s2"],
+                author_type="user",
+                author_id=user.id,
+                text="Correction",
+                reason="Typo",
+            )
+        )
+        await db.commit()
+    page = await report(client, summary_clinic, "text/html")
+    cells = {
+        row.split("<td>")[1].split("</td>")[0]: row
+        for row in page.split("<tr>")
+        if "2030-06-01 12:00 UTC" in row
+    }
+    assert "<td>Lee Supervisor</td>" in cells["2030-04-15"]
+    assert '<td class="num">2</td>' in cells["2030-03-04"]
+    assert '<td class="num">1</td>' in cells["2030-03-11"]

@@ -321,6 +321,36 @@ async def test_referral_summary_lists_its_non_archived_plans(
     ]
 
 
+async def test_each_plan_of_a_referral_counts_its_own_sessions(
+    client: httpx.AsyncClient, summary_clinic: SummaryClinic
+) -> None:
+    foreign = (
+        await client.get(
+            f"/v1/referrals/{summary_clinic.foreign_referral_id}/summary",
+            headers=summary_clinic.staff.headers("admin"),
+        )
+    ).json()
+    # the plan's counts as in test_session_counts; the second plan has only s9, completed
+    assert [p["sessions"] for p in foreign["care_plans"]] == [
+        {
+            "planned": 10,
+            "completed": 4,
+            "cancelled": 1,
+            "no_show": 1,
+            "upcoming": 1,
+            "awaiting_signature": 1,
+        },
+        {
+            "planned": None,
+            "completed": 1,
+            "cancelled": 0,
+            "no_show": 0,
+            "upcoming": 0,
+            "awaiting_signature": 0,
+        },
+    ]
+
+
 async def test_referral_without_plans(
     client: httpx.AsyncClient, summary_clinic: SummaryClinic
 ) -> None:
