@@ -40,7 +40,12 @@ def _unnest_insert(table: Table) -> TextClause:
     )
 
 
-_UNNEST_AUDIT_EVENTS = _unnest_insert(AUDIT_EVENTS)
+_UNNEST: dict[str, TextClause] = {}  # built on first use, once per table
+
+
+def as_columns(table: Table, rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """Rows (every column given) turned into one list per column, in the table's order."""
+    return {c.name: [row[c.name] for row in rows] for c in table.columns}
 
 
 async def insert_events(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
@@ -51,8 +56,10 @@ async def insert_events(session: AsyncSession, rows: list[dict[str, Any]]) -> No
         return
     connection = await session.connection()
     if connection.dialect.name == "postgresql":
-        columns = {c.name: [row[c.name] for row in rows] for c in AUDIT_EVENTS.columns}
-        await connection.execute(_UNNEST_AUDIT_EVENTS, columns)
+        statement = _UNNEST.get(AUDIT_EVENTS.name)
+        if statement is None:
+            statement = _UNNEST[AUDIT_EVENTS.name] = _unnest_insert(AUDIT_EVENTS)
+        await connection.execute(statement, as_columns(AUDIT_EVENTS, rows))
     else:
         await connection.execute(insert(AUDIT_EVENTS), rows)
 

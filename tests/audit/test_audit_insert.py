@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.audit.models import AuditEvent
-from app.audit.writer import AUDIT_EVENTS, _unnest_insert, insert_events
+from app.audit.writer import AUDIT_EVENTS, _unnest_insert, as_columns, insert_events
 from tests.statements import captured
 
 POSTGRESQL_STATEMENT = (
@@ -32,6 +32,24 @@ HARNESS = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
 
 def test_the_postgresql_statement_takes_one_array_per_column_in_table_order() -> None:
     assert _unnest_insert(AUDIT_EVENTS).text == POSTGRESQL_STATEMENT
+
+
+def test_rows_become_one_list_per_column_in_table_order() -> None:
+    first, second = uuid.uuid4(), uuid.uuid4()
+    at = dt.datetime(2026, 12, 1, 9, 30, tzinfo=dt.UTC)
+    rows = [
+        {c.name: None for c in AUDIT_EVENTS.columns} | {"id": first, "at": at, "action": "read"},
+        {c.name: None for c in AUDIT_EVENTS.columns} | {"id": second, "action": "create"},
+    ]
+    columns = as_columns(AUDIT_EVENTS, rows)
+    assert list(columns) == [
+        "id", "at", "actor_type", "actor_id", "role", "action", "resource_type",
+        "resource_id", "client_id", "request_id", "ip", "method", "path", "status",
+    ]  # fmt: skip
+    assert columns["id"] == [first, second]
+    assert columns["at"] == [at, None]
+    assert columns["action"] == ["read", "create"]
+    assert columns["status"] == [None, None]
 
 
 def _rows() -> list[dict[str, Any]]:
