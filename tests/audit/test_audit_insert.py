@@ -76,13 +76,15 @@ def _rows() -> list[dict[str, Any]]:
 
 
 async def test_a_batch_is_one_statement_and_every_value_arrives(
-    db: AsyncSession, connection: AsyncConnection
+    db: AsyncSession, connection: AsyncConnection, backend: str
 ) -> None:
     rows = _rows()
     with captured(connection) as sent:
         await insert_events(db, rows)
     work = [sql for sql, _ in sent if not sql.startswith(HARNESS)]
     assert [sql.split()[:3] for sql in work] == [["INSERT", "INTO", "audit_events"]]
+    # PostgreSQL gets the arrays (one parameter per column), SQLite the rows (executemany)
+    assert ("SELECT * FROM unnest(" in work[0]) is (backend == "postgresql")
     stored = (
         await db.scalars(select(AuditEvent).where(AuditEvent.id.in_([r["id"] for r in rows])))
     ).all()
