@@ -29,12 +29,14 @@ import tempfile
 import time
 from pathlib import Path
 
-import asyncpg
 import httpx
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 CAREPLAN = ROOT / ".venv" / "bin" / "careplan"
+
+from bench.databases import connect, drop, recreate  # noqa: E402
+
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/careplan_bench_export"
 SAMPLE_EVERY_S = 0.02
 
@@ -55,39 +57,10 @@ FROM generate_series($3::bigint, $4::bigint) AS n
 """
 
 
-async def _admin_connection(url: str, database: str) -> asyncpg.Connection:
-    parsed = make_url(url)
-    return await asyncpg.connect(
-        host=parsed.host or "127.0.0.1",
-        port=parsed.port or 5432,
-        user=parsed.username or "postgres",
-        password=parsed.password,
-        database=database,
-    )
-
-
-async def recreate(url: str) -> None:
-    name = make_url(url).database
-    conn = await _admin_connection(url, "postgres")
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-
-
-async def drop(url: str) -> None:
-    conn = await _admin_connection(url, "postgres")
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
 async def fill_to(url: str, rows: int) -> float:
     """Adds session rows until the table holds `rows`; returns the seconds it took."""
     started = time.perf_counter()
-    conn = await _admin_connection(url, str(make_url(url).database))
+    conn = await connect(url)
     try:
         therapist = await conn.fetchval("SELECT id FROM therapists LIMIT 1")
         client = await conn.fetchval("SELECT id FROM clients LIMIT 1")

@@ -19,39 +19,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 import time
 from pathlib import Path
 
-import asyncpg
 from alembic import command
 from sqlalchemy import event, func, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from app.cli import alembic_config
 from app.clients.models import Client
-from app.core.db import create_engine, is_sqlite, make_sessionmaker
+from app.core.db import create_engine, make_sessionmaker
 from app.events import outbox
 from app.events.models import Event
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.databases import drop, recreate  # noqa: E402
+
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/careplan_bench_outbox"
-
-
-async def recreate(url: str, drop_only: bool = False) -> None:
-    parsed = make_url(url)
-    if is_sqlite(url):
-        for suffix in ("", "-wal", "-shm"):
-            await asyncio.to_thread(Path(f"{parsed.database}{suffix}").unlink, missing_ok=True)
-        return
-    admin = await asyncpg.connect(
-        host=parsed.host, port=parsed.port or 5432, user=parsed.username, database="postgres"
-    )
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
-        if not drop_only:
-            await admin.execute(f'CREATE DATABASE "{parsed.database}"')
-    finally:
-        await admin.close()
 
 
 def outbox_on(on: bool) -> None:
@@ -112,7 +98,7 @@ async def main() -> None:
             )
         outbox_on(True)
     finally:
-        await recreate(args.database_url, drop_only=True)
+        await drop(args.database_url)
 
 
 if __name__ == "__main__":
