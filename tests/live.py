@@ -56,6 +56,17 @@ def live_database_url(
 
 
 @asynccontextmanager
+async def serving(url: str) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """The app on the database of `url` as a worker process runs it (its lifespan started), and
+    a client that talks to it."""
+    app = create_app(test_settings(url))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://live.test") as http:
+            yield app, http
+
+
+@asynccontextmanager
 async def live_app(
     database_url: str, name: str, *, url: str | None = None
 ) -> AsyncIterator[LiveApp]:
@@ -63,13 +74,10 @@ async def live_app(
     url = url or variant_url(database_url, name)
     await recreate_database(url)
     await migrate(url)
-    app = create_app(test_settings(url))
-    async with app.router.lifespan_context(app):
+    async with serving(url) as (app, http):
         async with app.state.sessionmaker() as db:
             _, key = await auth_service.create_api_key(
                 db, ApiKeyCreate(name="live admin", role=Role.admin), None
             )
             await db.commit()
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://live.test") as http:
-            yield LiveApp(app, http, {"Authorization": f"Bearer {key}"})
+        yield LiveApp(app, http, {"Authorization": f"Bearer {key}"})

@@ -19,10 +19,9 @@ from app.auth import service as auth_service
 from app.auth.callers import CallerMemory, ChangeListener, UserState
 from app.auth.schemas import ApiKeyCreate
 from app.core.security import Caller, Role
-from app.main import create_app
-from tests.conftest import test_settings as settings_for
 from tests.core.problems import assert_problem
 from tests.databases import migrate, recreate_database, variant_url
+from tests.live import serving
 from tests.statements import captured
 
 CALLER = Caller(actor_type="api_key", actor_id=uuid.uuid4(), role=Role.admin)
@@ -67,13 +66,10 @@ def test_a_lookup_that_straddles_a_change_is_not_remembered() -> None:
 
 @asynccontextmanager
 async def worker(url: str) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    """One worker process's app, with its lifespan (and so its listener) running."""
-    app = create_app(settings_for(url))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://live.test") as http:
-            await until(lambda: memory_of(app).listening)
-            yield app, http
+    """One worker process's app, once its listener listens."""
+    async with serving(url) as (app, http):
+        await until(lambda: memory_of(app).listening)
+        yield app, http
 
 
 def memory_of(app: FastAPI) -> CallerMemory:
