@@ -29,6 +29,7 @@ from app.main import create_app
 from app.referrals.models import Referral
 from app.session_records.models import Measurement, SessionRecord
 from tests.conftest import Staff
+from tests.rows import measured_session
 
 A, T, F, R = Role.admin, Role.therapist, Role.front_desk, Role.referrer
 PUBLIC = frozenset({"public"})
@@ -212,29 +213,21 @@ async def build_world(maker: async_sessionmaker[AsyncSession], staff: Staff) -> 
             target_value=2,
             status="active",
         )
-        start = dt.datetime(2030, 2, 1, 9, tzinfo=dt.UTC)
-        session = SessionRecord(
+        db.add(goal)
+        await db.flush()
+        session, measurement = await measured_session(
+            db,
             client_id=client.id,
             care_plan_id=plan.id,
             therapist_id=therapist.id,
-            scheduled_start=start,
-            scheduled_end=start + dt.timedelta(hours=1),
-            duration_minutes=60,
-            session_type="therapeutic",
-            status="completed",
-        )
-        db.add_all([goal, session])
-        await db.flush()
-        measurement = Measurement(
-            session_id=session.id,
-            client_id=client.id,
             goal_id=goal.id,
-            position=0,
+            start=dt.datetime(2030, 2, 1, 9, tzinfo=dt.UTC),
+            minutes=60,
+            session_type="therapeutic",
             measure="nprs",
             value=4,
             timing="post",
         )
-        db.add(measurement)
         fhir = await build_fhir_rows(db, client, plan, goal, therapist, staff)
         user = User(
             email="someone@clinic.example",

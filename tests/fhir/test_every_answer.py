@@ -20,10 +20,11 @@ from app.core.db import utcnow
 from app.directory.models import ReferringProfessional, Therapist
 from app.fhir import mapping
 from app.referrals.models import Referral
-from app.session_records.models import Measurement, SessionRecord
+from app.session_records.models import SessionRecord
 from tests.fhir.conftest import START, FhirClinic
 from tests.fhir.crawl import Crawl
 from tests.fhir.test_search import grow
+from tests.rows import measured_session
 
 HOSTILE = ["\x01", " \t ", "\x1b", "\x7f", "\u0085", "\u00a0", "\ufeff", "\r\n"]
 
@@ -34,29 +35,19 @@ async def crawl(client: httpx.AsyncClient, clinic: FhirClinic, role: str, label:
 
 async def add_unsigned_session(rows: AsyncSession, clinic: FhirClinic) -> tuple[str, str]:
     """A completed but unsigned session of the shared plan, with a measurement."""
-    start = START + dt.timedelta(days=40)
-    session = SessionRecord(
+    session, measured = await measured_session(
+        rows,
         client_id=clinic.client_id,
         care_plan_id=clinic.plan_id,
         therapist_id=clinic.therapist_id,
-        scheduled_start=start,
-        scheduled_end=start + dt.timedelta(minutes=60),
-        duration_minutes=60,
-        status="completed",
-        session_type="therapeutic",
-    )
-    rows.add(session)
-    await rows.flush()
-    measured = Measurement(
-        session_id=session.id,
-        client_id=clinic.client_id,
         goal_id=clinic.pain_goal_id,
-        position=0,
+        start=START + dt.timedelta(days=40),
+        minutes=60,
+        session_type="therapeutic",
         measure="nprs",
         value=2,
         timing="pre",
     )
-    rows.add(measured)
     await rows.commit()
     return f"Encounter/{session.id}", f"Observation/{measured.id}"
 
@@ -83,30 +74,22 @@ async def add_unshared_plan(
         care_plan_referrals.insert().values(care_plan_id=plan.id, referral_id=referral.id)
     )
     goal = Goal(care_plan_id=plan.id, description="Sleep", measure="psfs", status="active")
+    rows.add(goal)
+    await rows.flush()
     start = START + dt.timedelta(days=50)
-    session = SessionRecord(
+    session, measured = await measured_session(
+        rows,
         client_id=clinic.client_id,
         care_plan_id=plan.id,
         therapist_id=clinic.therapist_id,
-        scheduled_start=start,
-        scheduled_end=start + dt.timedelta(minutes=30),
-        duration_minutes=30,
-        status="completed",
-        session_type="relaxation",
-    )
-    rows.add_all([goal, session])
-    await rows.flush()
-    measured = Measurement(
-        session_id=session.id,
-        client_id=clinic.client_id,
         goal_id=goal.id,
-        position=0,
+        start=start,
+        minutes=30,
+        session_type="relaxation",
         measure="psfs",
         value=6,
         timing="post",
     )
-    rows.add(measured)
-    await rows.flush()
     session.note_status = "signed"
     session.signed_at = start + dt.timedelta(hours=1)
     await rows.commit()
