@@ -93,9 +93,15 @@ async def list_clients(
 @router.get(
     "/clients/{client_id}", response_model=ClientRead, tags=["clients"], responses=problems()
 )
-async def get_client(client: ClientForStaff, db: DbSession, caller: StaffCaller) -> Response:
-    audit.record(db, actor(caller), AuditAction.read, CLIENT, client.id, client.id)
-    return render(ClientRead.model_validate(client), caller, version=client.version)
+async def get_client(
+    client_id: uuid.UUID,
+    db: DbSession,
+    caller: StaffCaller,
+    include_archived: IncludeArchived = False,
+) -> Response:
+    client = await service.read_client(db, client_id, include_archived=include_archived)
+    audit.record(db, actor(caller), AuditAction.read, CLIENT, client_id, client_id)
+    return render(ClientRead.model_validate(client), caller, version=client["version"])
 
 
 @router.patch(

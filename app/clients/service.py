@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, exists, or_, select
+from sqlalchemy import ColumnElement, SQLColumnExpression, bindparam, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clients.models import Client, Consent, Precaution
@@ -19,10 +19,11 @@ from app.clients.schemas import (
     PrecautionUpdate,
     Severity,
 )
-from app.core import crud
+from app.core import crud, statements
 from app.core.db import utcnow
-from app.core.errors import ValidationFailed
+from app.core.errors import NotFound, ValidationFailed
 from app.core.pagination import PageParams
+from app.core.statements import Row
 from app.directory.models import ReferringProfessional
 from app.referrals.models import Referral
 
@@ -32,6 +33,19 @@ class ClientFilters:
     q: str | None = None
     referring_professional_id: uuid.UUID | None = None
     include_archived: bool = False
+
+
+_CLIENT_BY_ID = select(*Client.__table__.c).where(Client.id == bindparam("client_id"))
+
+
+async def read_client(
+    db: AsyncSession, client_id: uuid.UUID, *, include_archived: bool = False
+) -> Row:
+    """A client as `ClientRead` reads it, without the ORM: the hot read of the API."""
+    client = await statements.fetch_one(db, _CLIENT_BY_ID, client_id=client_id)
+    if client is None or (client["archived_at"] is not None and not include_archived):
+        raise NotFound("No such client")
+    return client
 
 
 async def create_client(db: AsyncSession, data: ClientCreate) -> Client:
