@@ -132,9 +132,15 @@ def _rows(plan: _Plan, records: Sequence[Any]) -> list[Row]:
     return out
 
 
+def _dialect(db: AsyncSession) -> Dialect:
+    bind = db.bind
+    assert bind is not None, "the session has no bind"
+    return bind.dialect
+
+
 async def fetch(db: AsyncSession, statement: Executable, **params: Any) -> list[Row]:
     """The rows a statement returns (a SELECT, or a write with RETURNING), as dicts."""
-    dialect = db.bind.dialect
+    dialect = _dialect(db)
     if dialect.name != "postgresql":
         result = await db.execute(statement, params or None)
         return [dict(row) for row in result.mappings()]
@@ -158,7 +164,7 @@ async def fetch_one(db: AsyncSession, statement: Executable, **params: Any) -> R
 
 async def execute(db: AsyncSession, statement: Executable, **params: Any) -> None:
     """A write without result rows, in the request's transaction."""
-    dialect = db.bind.dialect
+    dialect = _dialect(db)
     if dialect.name != "postgresql":
         await db.execute(statement, params or None)
         return

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import cast
 
 import pytest
-from sqlalchemy import bindparam, delete, insert, or_, select
+from sqlalchemy import Table, bindparam, delete, insert, or_, select
 from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -16,7 +17,7 @@ from app.clients.models import Client
 from app.core import statements
 from app.core.db import make_sessionmaker, read_only_transaction
 
-CLIENTS = Client.__table__
+CLIENTS = cast(Table, Client.__table__)
 ONE_CLIENT = select(*CLIENTS.c).where(CLIENTS.c.id == bindparam("client_id"))
 
 
