@@ -107,6 +107,9 @@ def create_app(
         docs_url=None,  # served by install_docs, from assets on this host
         redoc_url=None,
         openapi_url="/openapi.json",
+        # metrics are Prometheus's (`/metrics`); no OpenTelemetry provider is set up, so the
+        # framework need not look for one on every request
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     metrics = Metrics()
     app.state.settings = settings

@@ -6,6 +6,7 @@ import datetime as dt
 import ipaddress
 import math
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -196,16 +197,21 @@ async def revoke_api_key(db: AsyncSession, record: ApiKey) -> None:
 
 
 async def access_token_is_current(
-    db: AsyncSession, user_id: uuid.UUID, generation: int, memory: CallerMemory
+    session: Callable[[], Awaitable[AsyncSession]],
+    user_id: uuid.UUID,
+    generation: int,
+    memory: CallerMemory,
 ) -> bool:
     """The one check every request with a user access token passes: the user still exists, is
     active, and has not changed password or role since the token was issued (the token's
     generation is still the user's). State lives in the database, so a change made through one
     worker holds on every worker; the worker's memory of it (`app.auth.callers`) is emptied by
-    every change PostgreSQL notifies."""
+    every change PostgreSQL notifies. `session` opens the request's database session, which a
+    remembered user does not need."""
     state = memory.user(user_id)
     if state is None:
         epoch = memory.epoch
+        db = await session()
         row = (await db.execute(_USER_STATE, {"user_id": user_id})).one_or_none()
         if row is None:
             return False

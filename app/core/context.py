@@ -75,8 +75,10 @@ def client_address(
     have written an address ends the walk at the last proxy."""
     if peer is None:
         return None
+    if not trusted_proxies:
+        return peer
     peer_ip = _parse_ip(peer)
-    if peer_ip is None or not trusted_proxies or not _trusted(peer_ip, trusted_proxies):
+    if peer_ip is None or not _trusted(peer_ip, trusted_proxies):
         return peer
     hops = [hop for header in forwarded_for for hop in header.split(",") if hop.strip()]
     address = peer_ip

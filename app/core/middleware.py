@@ -120,8 +120,7 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - started
             route = _route_template(scope)
             method = scope["method"]
-            self.metrics.requests.labels(method, route, str(state["status"])).inc()
-            self.metrics.latency.labels(method, route).observe(elapsed)
+            self.metrics.count(method, route, str(state["status"]), elapsed)
             if self.access_log:
                 access_logger.info(
                     "request",

@@ -72,6 +72,20 @@ class Metrics:
             registry=self.registry,
             buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
         )
+        self._children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+
+    def count(self, method: str, route: str, status: str, seconds: float) -> None:
+        """One answered request. The labelled children are looked up once per label set."""
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (
+                self.requests.labels(method, route, status),
+                self.latency.labels(method, route),
+            )
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def exposition(self) -> bytes:
         """The text a scrape gets: every worker's counts when several workers share a folder,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from email.message import Message
+from functools import cached_property
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
@@ -13,6 +14,9 @@ from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import get_parameterless_sub_dependant
 from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette._utils import get_route_path
+from starlette.routing import Match
+from starlette.types import Scope
 
 from app.core import idempotency
 from app.core.db import read_only_transaction, utcnow
@@ -60,6 +64,17 @@ class CheckedInputRoute(APIRoute):
     - under `/v1/`, a query parameter the route does not declare is 422, so a typo never
       silently widens a filter, and so is a single-valued parameter given more than once.
     """
+
+    @cached_property
+    def _literal_prefix(self) -> str:
+        return self.path_format.split("{", 1)[0]
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        # the app has about a hundred routes, tried in order: a path that does not start with
+        # the literal part of this route's path cannot match its pattern, so skip the pattern
+        if scope["type"] == "http" and not get_route_path(scope).startswith(self._literal_prefix):
+            return Match.NONE, {}
+        return super().matches(scope)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
