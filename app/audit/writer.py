@@ -23,6 +23,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit.models import AuditEvent
+from app.core import statements
 from app.core.db import read_only_transaction
 
 AUDIT_EVENTS: Table = AuditEvent.__table__  # type: ignore[assignment]
@@ -48,19 +49,22 @@ def as_columns(table: Table, rows: list[dict[str, Any]]) -> dict[str, list[Any]]
     return {c.name: [row[c.name] for row in rows] for c in table.columns}
 
 
-async def insert_events(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+async def insert_events(
+    session: AsyncSession, rows: list[dict[str, Any]], *, alone: bool = False
+) -> None:
     """Audit rows (every column given) in one statement and without the ORM's unit of work: on
     PostgreSQL one `unnest` INSERT for the whole batch, on SQLite an executemany, which runs in
-    process."""
+    process. `alone`: the insert is all the transaction would hold (the group commit), so on
+    PostgreSQL it commits on its own."""
     if not rows:
         return
-    connection = await session.connection()
-    if connection.dialect.name == "postgresql":
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
         statement = _UNNEST.get(AUDIT_EVENTS.name)
         if statement is None:
             statement = _UNNEST[AUDIT_EVENTS.name] = _unnest_insert(AUDIT_EVENTS)
-        await connection.execute(statement, as_columns(AUDIT_EVENTS, rows))
+        await statements.execute(session, statement, alone=alone, **as_columns(AUDIT_EVENTS, rows))
     else:
+        connection = await session.connection()
         await connection.execute(insert(AUDIT_EVENTS), rows)
 
 
@@ -83,7 +87,8 @@ class AuditWriter:
         self._pending.append((events, done))
         if self._flushing is None or self._flushing.done():
             self._flushing = asyncio.create_task(self._flush())
-        await asyncio.shield(done)
+        # a request cancelled while it waits cancels its own wait, never the batch's write
+        await done
 
     async def drain(self) -> None:
         """Waits for everything handed over so far (at shutdown)."""
@@ -99,7 +104,7 @@ class AuditWriter:
                 rows = [row for events, _ in batch for row in events]
                 try:
                     async with self._sessionmaker() as session:
-                        await insert_events(session, rows)
+                        await insert_events(session, rows, alone=True)
                         await session.commit()
                 except Exception as exc:  # every waiting request fails with the write
                     for _, done in batch:

@@ -162,15 +162,20 @@ async def fetch_one(db: AsyncSession, statement: Executable, **params: Any) -> R
     return rows[0] if rows else None
 
 
-async def execute(db: AsyncSession, statement: Executable, **params: Any) -> None:
-    """A write without result rows, in the request's transaction."""
+async def execute(
+    db: AsyncSession, statement: Executable, *, alone: bool = False, **params: Any
+) -> None:
+    """A write without result rows, in the request's transaction. `alone`: a single statement
+    that needs no transaction around it; on PostgreSQL it commits on its own (one round trip
+    instead of three), on SQLite it stays in the session's transaction, which the caller
+    commits either way."""
     dialect = _dialect(db)
     if dialect.name != "postgresql":
         await db.execute(statement, params or None)
         return
     assert isinstance(statement, ClauseElement)
     plan, extracted = _planned(statement, dialect, params)
-    driver = await _driver(db, writes=True)
+    driver = await _driver(db, writes=not alone)
     arguments = _arguments(plan, extracted, params)
     for observe in observers:
         observe(plan.sql, arguments)

@@ -144,3 +144,26 @@ async def test_expanding_lists_are_refused_on_postgresql(db: AsyncSession, backe
         pytest.skip("SQLite runs the statement through the session")
     with pytest.raises(ValueError, match="expanding"):
         await statements.fetch(db, select(CLIENTS.c.id).where(CLIENTS.c.id.in_([uuid.uuid4()])))
+
+
+async def test_a_write_alone_commits_on_its_own_on_postgresql(
+    engine: AsyncEngine, backend: str
+) -> None:
+    """`alone`: one statement that is its own transaction (the audit trail's group commit), so
+    a rollback of the session after it does not take it back; on SQLite it stays in the
+    session's transaction."""
+    sessionmaker = make_sessionmaker(engine)
+    values = _client_values()
+    token = read_only_transaction.set(False)
+    try:
+        async with sessionmaker() as session:
+            await statements.execute(session, insert(CLIENTS), alone=True, **values)
+            await session.rollback()
+        async with sessionmaker() as session:
+            found = await statements.fetch(session, ONE_CLIENT, client_id=values["id"])
+        assert len(found) == (1 if backend == "postgresql" else 0)
+    finally:
+        read_only_transaction.reset(token)
+        async with sessionmaker() as session:
+            await session.execute(delete(CLIENTS).where(CLIENTS.c.id == values["id"]))
+            await session.commit()
