@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import cast
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import Table, bindparam, delete, insert, or_, select
@@ -21,7 +21,7 @@ CLIENTS = cast(Table, Client.__table__)
 ONE_CLIENT = select(*CLIENTS.c).where(CLIENTS.c.id == bindparam("client_id"))
 
 
-def _client_values(**extra: object) -> dict[str, object]:
+def _client_values(**extra: Any) -> dict[str, Any]:
     now = dt.datetime(2026, 3, 4, 5, 6, 7, 123456, tzinfo=dt.UTC)
     return {
         "id": uuid.uuid4(),
