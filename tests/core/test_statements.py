@@ -78,7 +78,7 @@ async def test_bind_processors_apply(db: AsyncSession) -> None:
         select(CLIENTS.c.id).where(
             CLIENTS.c.id == values["id"], CLIENTS.c.created_at == bindparam("at")
         ),
-        at=values["created_at"].astimezone(plus_two),  # type: ignore[attr-defined]
+        at=values["created_at"].astimezone(plus_two),
     )
     assert rows == [{"id": values["id"]}]
 
