@@ -97,7 +97,7 @@ class CheckedInputRoute(APIRoute):
                     raise UnsupportedMediaType(
                         "This route takes a JSON body: send it with Content-Type: application/json"
                     )
-            if strict_query:
+            if strict_query and request.scope["query_string"]:
                 _check_query(request, declared, repeatable)
             return await handler(request)
 
