@@ -24,9 +24,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Executable
+from sqlalchemy import Executable, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -98,11 +99,22 @@ def _planned(
     return plan, key.bindparams
 
 
+_DRIVER = "careplan.statements.driver"
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_driver(session: Session, _transaction: Any) -> None:
+    """The session's connection goes back to the pool when its transaction ends."""
+    session.info.pop(_DRIVER, None)
+
+
 async def _driver(db: AsyncSession, *, writes: bool) -> Any:
-    """The asyncpg connection under the session, in the session's transaction when the request
-    may write."""
-    connection = await db.connection()
-    adapted: Any = (await connection.get_raw_connection()).dbapi_connection
+    """The asyncpg connection under the session (looked up once per session transaction), in
+    the session's transaction when the request may write."""
+    adapted: Any = db.info.get(_DRIVER)
+    if adapted is None:
+        connection = await db.connection()
+        adapted = db.info[_DRIVER] = (await connection.get_raw_connection()).dbapi_connection
     if writes and adapted._transaction is None:
         # what SQLAlchemy's asyncpg adapter does before its first statement
         await adapted._start_transaction()

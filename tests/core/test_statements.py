@@ -167,3 +167,28 @@ async def test_a_write_alone_commits_on_its_own_on_postgresql(
         async with sessionmaker() as session:
             await session.execute(delete(CLIENTS).where(CLIENTS.c.id == values["id"]))
             await session.commit()
+
+
+async def test_the_connection_is_looked_up_again_after_the_transaction_ends(
+    engine: AsyncEngine,
+) -> None:
+    """The driver connection is remembered for the session's transaction only: after a commit
+    the session's connection is back in the pool, and a write then runs (and rolls back) in
+    the session's next transaction."""
+    sessionmaker = make_sessionmaker(engine)
+    values = _client_values()
+    token = read_only_transaction.set(False)
+    try:
+        async with sessionmaker() as session:
+            await statements.fetch(session, ONE_CLIENT, client_id=uuid.uuid4())
+            await session.commit()
+            assert not any(key.startswith("careplan.statements") for key in session.info)
+            await statements.execute(session, insert(CLIENTS), **values)
+            await session.rollback()
+        async with sessionmaker() as session:
+            assert await statements.fetch(session, ONE_CLIENT, client_id=values["id"]) == []
+    finally:
+        read_only_transaction.reset(token)
+        async with sessionmaker() as session:
+            await session.execute(delete(CLIENTS).where(CLIENTS.c.id == values["id"]))
+            await session.commit()
