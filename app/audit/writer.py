@@ -23,6 +23,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit.models import AuditEvent
+from app.core import statements
 from app.core.db import read_only_transaction
 
 AUDIT_EVENTS: Table = AuditEvent.__table__  # type: ignore[assignment]
@@ -50,17 +51,17 @@ def as_columns(table: Table, rows: list[dict[str, Any]]) -> dict[str, list[Any]]
 
 async def insert_events(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     """Audit rows (every column given) in one statement and without the ORM's unit of work: on
-    PostgreSQL one `unnest` INSERT for the whole batch, on SQLite an executemany, which runs in
-    process."""
+    PostgreSQL one `unnest` INSERT for the whole batch, run by `app.core.statements`; on SQLite
+    an executemany, which runs in process."""
     if not rows:
         return
-    connection = await session.connection()
-    if connection.dialect.name == "postgresql":
+    if statements.bound_dialect(session).name == "postgresql":
         statement = _UNNEST.get(AUDIT_EVENTS.name)
         if statement is None:
             statement = _UNNEST[AUDIT_EVENTS.name] = _unnest_insert(AUDIT_EVENTS)
-        await connection.execute(statement, as_columns(AUDIT_EVENTS, rows))
+        await statements.execute(session, statement, **as_columns(AUDIT_EVENTS, rows))
     else:
+        connection = await session.connection()
         await connection.execute(insert(AUDIT_EVENTS), rows)
 
 

@@ -98,11 +98,28 @@ def _planned(
     return plan, key.bindparams
 
 
+_DRIVER = "careplan.statements.driver"
+
+
+def bound_dialect(db: AsyncSession) -> Dialect:
+    """The dialect of the database the session is bound to."""
+    bind = db.bind
+    assert bind is not None, "the request's session is bound to the engine"
+    return bind.dialect
+
+
 async def _driver(db: AsyncSession, *, writes: bool) -> Any:
     """The asyncpg connection under the session, in the session's transaction when the request
-    may write."""
-    connection = await db.connection()
-    adapted: Any = (await connection.get_raw_connection()).dbapi_connection
+    may write. It is looked up once per session transaction (a commit ends it and may hand the
+    next transaction another connection), not once per statement."""
+    transaction = db.sync_session.get_transaction()
+    held = db.info.get(_DRIVER)
+    if held is not None and transaction is not None and held[0] is transaction:
+        adapted = held[1]
+    else:
+        connection = await db.connection()
+        adapted = (await connection.get_raw_connection()).dbapi_connection
+        db.info[_DRIVER] = (db.sync_session.get_transaction(), adapted)
     if writes and adapted._transaction is None:
         # what SQLAlchemy's asyncpg adapter does before its first statement
         await adapted._start_transaction()
@@ -134,7 +151,7 @@ def _rows(plan: _Plan, records: Sequence[Any]) -> list[Row]:
 
 async def fetch(db: AsyncSession, statement: Executable, **params: Any) -> list[Row]:
     """The rows a statement returns (a SELECT, or a write with RETURNING), as dicts."""
-    dialect = db.bind.dialect
+    dialect = bound_dialect(db)
     if dialect.name != "postgresql":
         result = await db.execute(statement, params or None)
         return [dict(row) for row in result.mappings()]
@@ -158,7 +175,7 @@ async def fetch_one(db: AsyncSession, statement: Executable, **params: Any) -> R
 
 async def execute(db: AsyncSession, statement: Executable, **params: Any) -> None:
     """A write without result rows, in the request's transaction."""
-    dialect = db.bind.dialect
+    dialect = bound_dialect(db)
     if dialect.name != "postgresql":
         await db.execute(statement, params or None)
         return
