@@ -29,6 +29,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.types import ARRAY, TypeEngine
 
 from app.core.db import read_only_transaction
 
@@ -45,11 +46,13 @@ PostgreSQL), as SQLAlchemy's `before_cursor_execute` is for the statements it ru
 @dataclass(frozen=True, slots=True)
 class _Plan:
     """One statement shape compiled for PostgreSQL: its SQL, the order of its parameters with
-    their bind processors, and its result columns with their result processors."""
+    their bind processors, and its result columns with their result processors. `given`: the
+    caller's parameters name every parameter (no literal value of the statement to fill in)."""
 
     compiled: SQLCompiler
     sql: str
     names: tuple[str, ...]
+    given: bool
     binders: tuple[_Processor | None, ...]
     columns: tuple[str, ...]
     readers: tuple[tuple[int, _Processor], ...]
@@ -65,7 +68,7 @@ def _plan(statement: ClauseElement, dialect: Dialect, key: Any, keys: Sequence[s
         raise ValueError("expanding parameters (IN lists) are not supported here")
     names = tuple(compiled.positiontup or ())
     by_name = {name: bind for bind, name in compiled.bind_names.items()}
-    binders = tuple(by_name[name].type._cached_bind_processor(dialect) for name in names)
+    binders = tuple(_binder(by_name[name].type, dialect) for name in names)
     result_columns = compiled._result_columns
     readers = tuple(
         (i, reader)
@@ -76,10 +79,20 @@ def _plan(statement: ClauseElement, dialect: Dialect, key: Any, keys: Sequence[s
         compiled,
         compiled.string,
         names,
+        set(names) <= set(keys),
         binders,
         tuple(entry.keyname for entry in result_columns),
         readers,
     )
+
+
+def _binder(type_: TypeEngine[Any], dialect: Dialect) -> _Processor | None:
+    """SQLAlchemy's bind processor for a type, but none for an array of values that need none
+    (its processor would only copy the list, which the driver takes as it is)."""
+    if isinstance(type_, ARRAY) and type_.item_type._cached_bind_processor(dialect) is None:
+        return None
+    processor: _Processor | None = type_._cached_bind_processor(dialect)
+    return processor
 
 
 def _planned(
@@ -103,8 +116,8 @@ _DRIVER = "careplan.statements.driver"
 
 def bound_dialect(db: AsyncSession) -> Dialect:
     """The dialect of the database the session is bound to."""
-    bind = db.bind
-    assert bind is not None, "the request's session is bound to the engine"
+    bind = db.sync_session.bind  # not `db.bind`, which wraps it in an async proxy each time
+    assert bind is not None, "the request's session is bound to an engine or a connection"
     return bind.dialect
 
 
@@ -126,8 +139,10 @@ async def _driver(db: AsyncSession, *, writes: bool) -> Any:
     return adapted._connection
 
 
-def _arguments(plan: _Plan, extracted: Any, params: Mapping[str, Any]) -> list[Any]:
-    values = plan.compiled.construct_params(params, extracted_parameters=extracted)
+def _arguments(plan: _Plan, extracted: Any, params: Mapping[str, Any]) -> Sequence[Any]:
+    values: Mapping[str, Any] | None = params
+    if not plan.given:
+        values = plan.compiled.construct_params(params, extracted_parameters=extracted)
     assert values is not None
     return [
         value if binder is None or value is None else binder(value)

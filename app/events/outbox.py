@@ -54,7 +54,7 @@ from app.events.models import EVENTS
 # the advisory lock that makes PostgreSQL number events in commit order (any fixed 64-bit key)
 EVENT_SEQUENCER_LOCK = 0x636172_65706C61  # "careepla"
 _SEQUENCER = select(func.pg_advisory_xact_lock(EVENT_SEQUENCER_LOCK))
-_INSERT_EVENT = insert(EVENTS)
+_INSERT_EVENT = insert(EVENTS).inline()  # `seq` is the database's: nothing to read back
 
 _PENDING = "careplan_outbox"
 
