@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -88,7 +89,15 @@ def create_app(
         if settings.delivery_worker:
             worker = DeliveryWorker(sessionmaker, DeliveryPolicy.from_settings(settings))
             delivery = asyncio.create_task(worker.run(stop))
-        yield
+        # What start-up built (modules, routes, schemas, mappers) lives as long as the process:
+        # frozen, it is left out of the collector's full passes, which then walk only what the
+        # requests made instead of the whole heap (a pause of ~0.1 s every few thousand requests)
+        gc.collect()
+        gc.freeze()
+        try:
+            yield
+        finally:
+            gc.unfreeze()
         stop.set()
         if delivery is not None:
             await delivery

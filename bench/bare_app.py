@@ -2,9 +2,10 @@
 benchmarked requests with the same SQL and the same JSON as Careplan.
 
 It is honest on purpose: it authenticates the API key with the same query, reads the same rows,
-writes the same audit rows in the same transaction and commits before answering, serializes the
-same fields. What it leaves out is the framework: routing, dependency injection, validation and
-serialization layers, the ORM. Run it with uvicorn:
+writes the same audit rows in the same transaction (and, for a new client, the same outbox event
+under the same sequencer lock), commits before answering and serializes the same fields. What
+it leaves out is the framework: routing, dependency injection, validation and serialization
+layers, the ORM. Run it with uvicorn:
 
     BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/careplan_bench \
         .venv/bin/uvicorn bench.bare_app:app --port 8001 --no-access-log
@@ -25,6 +26,7 @@ from urllib.parse import parse_qs
 import asyncpg
 import orjson
 
+from app.events.outbox import EVENT_SEQUENCER_LOCK
 from bench import bare_summary
 
 Scope = dict[str, Any]
@@ -41,6 +43,10 @@ AUDIT_INSERT = (
     "SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::uuid[], $5::text[], "
     "$6::text[], $7::text[], $8::uuid[], $9::uuid[], $10::text[], $11::text[], $12::text[], "
     "$13::text[], $14::int[])"
+)
+EVENT_INSERT = (
+    "INSERT INTO events (id, type, occurred_at, resource_type, resource_id, data) "
+    "VALUES ($1, $2, $3, $4, $5, $6)"
 )
 CLIENT_PATH = re.compile(r"^/v1/clients/([0-9a-fA-F-]{36})$")
 SUMMARY_PATH = re.compile(r"^/v1/care-plans/([0-9a-fA-F-]{36})/summary$")
@@ -195,9 +201,15 @@ class BareApp:
             now,
         )
         await _audit(conn, caller, scope, "create", [(row["id"], row["id"])])
+        body = orjson.dumps(_client_json(row), default=str, option=OPTS)
+        # the outbox event Careplan writes in the same transaction, numbered under its sequencer
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", EVENT_SEQUENCER_LOCK)
+        await conn.execute(
+            EVENT_INSERT, uuid.uuid4(), "client.created", now, "client", row["id"], body.decode()
+        )
         headers = _json_headers(version=row["version"])
         headers["location"] = f"/v1/clients/{row['id']}"
-        return 201, headers, orjson.dumps(_client_json(row), default=str, option=OPTS)
+        return 201, headers, body
 
     async def _summary(
         self, conn: asyncpg.Connection, caller: asyncpg.Record, plan_id: uuid.UUID, scope: Scope

@@ -123,8 +123,10 @@ async def record_each(
     resource_type: str,
     rows: Iterable[tuple[uuid.UUID, uuid.UUID | None]],
 ) -> None:
-    """One event per row read (resource id, client id), written as one bulk INSERT in the
-    request's transaction (no ORM unit of work for rows nobody reads back)."""
+    """One event per row (resource id, client id), written as one bulk INSERT in the request's
+    transaction (no ORM unit of work for rows nobody reads back): the rows a request read, or
+    the row a Core write path (`app.core.statements`) wrote; a request that changes nothing
+    hands them to the group-commit writer instead."""
     values = [_event_values(actor, action, resource_type, rid, cid) for rid, cid in rows]
     deferred = _deferred(db)
     if deferred is not None:

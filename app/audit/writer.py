@@ -53,12 +53,12 @@ async def insert_events(
     session: AsyncSession, rows: list[dict[str, Any]], *, alone: bool = False
 ) -> None:
     """Audit rows (every column given) in one statement and without the ORM's unit of work: on
-    PostgreSQL one `unnest` INSERT for the whole batch, on SQLite an executemany, which runs in
-    process. `alone`: the insert is all the transaction would hold (the group commit), so on
-    PostgreSQL it commits on its own."""
+    PostgreSQL one `unnest` INSERT for the whole batch, run by `app.core.statements`; on SQLite
+    an executemany, which runs in process. `alone`: the insert is all the transaction would hold
+    (the group commit), so on PostgreSQL it commits on its own."""
     if not rows:
         return
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
+    if statements.bound_dialect(session).name == "postgresql":
         statement = _UNNEST.get(AUDIT_EVENTS.name)
         if statement is None:
             statement = _UNNEST[AUDIT_EVENTS.name] = _unnest_insert(AUDIT_EVENTS)

@@ -1,6 +1,8 @@
 """`careplan import clients FILE.csv`: every row checked with the API's own `ClientCreate`
-first, then the valid rows created through the clients service, skipping clients already there
-(same given name, family name and date of birth), so importing a file twice adds nothing."""
+first, then the valid rows created, skipping clients already there (same given name, family name
+and date of birth), so importing a file twice adds nothing. The rows are the ORM's, in one
+transaction: their `client.created` events are written at its commit (`app.events.outbox`), so
+the event sequencer is held only for that commit's tail, not for the whole import."""
 
 from __future__ import annotations
 
@@ -17,9 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.audit.service import Actor, AuditAction
-from app.clients import service
 from app.clients.models import Client
 from app.clients.schemas import ClientCreate
+from app.core import crud
 
 COLUMNS = (
     "given_name",
@@ -156,7 +158,7 @@ async def import_clients(
             skipped += 1
         else:
             known.add(identity)
-            client = await service.create_client(db, data)
+            client = await crud.create(db, Client, data)
             audit.record(db, actor, AuditAction.create, "client", client.id, client.id)
             imported += 1
         advance(1)

@@ -24,12 +24,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 from sqlalchemy import Executable, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.types import ARRAY, TypeEngine
 
 from app.core.db import read_only_transaction
 
@@ -46,11 +49,13 @@ PostgreSQL), as SQLAlchemy's `before_cursor_execute` is for the statements it ru
 @dataclass(frozen=True, slots=True)
 class _Plan:
     """One statement shape compiled for PostgreSQL: its SQL, the order of its parameters with
-    their bind processors, and its result columns with their result processors."""
+    their bind processors, and its result columns with their result processors. `given`: the
+    caller's parameters name every parameter (no literal value of the statement to fill in)."""
 
     compiled: SQLCompiler
     sql: str
     names: tuple[str, ...]
+    given: bool
     binders: tuple[_Processor | None, ...]
     columns: tuple[str, ...]
     readers: tuple[tuple[int, _Processor], ...]
@@ -66,7 +71,7 @@ def _plan(statement: ClauseElement, dialect: Dialect, key: Any, keys: Sequence[s
         raise ValueError("expanding parameters (IN lists) are not supported here")
     names = tuple(compiled.positiontup or ())
     by_name = {name: bind for bind, name in compiled.bind_names.items()}
-    binders = tuple(by_name[name].type._cached_bind_processor(dialect) for name in names)
+    binders = tuple(_binder(by_name[name].type, dialect) for name in names)
     result_columns = compiled._result_columns
     readers = tuple(
         (i, reader)
@@ -77,10 +82,20 @@ def _plan(statement: ClauseElement, dialect: Dialect, key: Any, keys: Sequence[s
         compiled,
         compiled.string,
         names,
+        set(names) <= set(keys),
         binders,
         tuple(entry.keyname for entry in result_columns),
         readers,
     )
+
+
+def _binder(type_: TypeEngine[Any], dialect: Dialect) -> _Processor | None:
+    """SQLAlchemy's bind processor for a type, but none for an array of values that need none
+    (its processor would only copy the list, which the driver takes as it is)."""
+    if isinstance(type_, ARRAY) and type_.item_type._cached_bind_processor(dialect) is None:
+        return None
+    processor: _Processor | None = type_._cached_bind_processor(dialect)
+    return processor
 
 
 def _planned(
@@ -102,6 +117,13 @@ def _planned(
 _DRIVER = "careplan.statements.driver"
 
 
+def bound_dialect(db: AsyncSession) -> Dialect:
+    """The dialect of the database the session is bound to."""
+    bind = db.sync_session.bind  # not `db.bind`, which wraps it in an async proxy each time
+    assert bind is not None, "the request's session is bound to an engine or a connection"
+    return bind.dialect
+
+
 @event.listens_for(Session, "after_transaction_end")
 def _forget_driver(session: Session, _transaction: Any) -> None:
     """The session's connection goes back to the pool when its transaction ends."""
@@ -118,11 +140,37 @@ async def _driver(db: AsyncSession, *, writes: bool) -> Any:
     if writes and adapted._transaction is None:
         # what SQLAlchemy's asyncpg adapter does before its first statement
         await adapted._start_transaction()
-    return adapted._connection
+    return adapted
 
 
-def _arguments(plan: _Plan, extracted: Any, params: Mapping[str, Any]) -> list[Any]:
-    values = plan.compiled.construct_params(params, extracted_parameters=extracted)
+async def _run(
+    adapted: Any, dialect: Dialect, sql: str, arguments: Sequence[Any], rows: bool
+) -> Sequence[Any]:
+    """Runs the SQL on the driver. The driver's errors are raised as SQLAlchemy raises them (an
+    `IntegrityError` for a broken constraint, which the API answers with 409), so code above
+    does not know which way a statement ran."""
+    for observe in observers:
+        observe(sql, arguments)
+    try:
+        if rows:
+            records: Sequence[Any] = await adapted._connection.fetch(sql, *arguments)
+            return records
+        await adapted._connection.execute(sql, *arguments)
+        return ()
+    except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        try:
+            adapted._handle_exception(error)  # raises the DB-API form of the error
+        except Exception as dbapi_error:
+            raise DBAPIError.instance(
+                sql, arguments, dbapi_error, dialect.loaded_dbapi.Error, dialect=dialect
+            ) from error
+        raise
+
+
+def _arguments(plan: _Plan, extracted: Any, params: Mapping[str, Any]) -> Sequence[Any]:
+    values: Mapping[str, Any] | None = params
+    if not plan.given:
+        values = plan.compiled.construct_params(params, extracted_parameters=extracted)
     assert values is not None
     return [
         value if binder is None or value is None else binder(value)
@@ -144,25 +192,16 @@ def _rows(plan: _Plan, records: Sequence[Any]) -> list[Row]:
     return out
 
 
-def _dialect(db: AsyncSession) -> Dialect:
-    bind = db.bind
-    assert bind is not None, "the session has no bind"
-    return bind.dialect
-
-
 async def fetch(db: AsyncSession, statement: Executable, **params: Any) -> list[Row]:
     """The rows a statement returns (a SELECT, or a write with RETURNING), as dicts."""
-    dialect = _dialect(db)
+    dialect = bound_dialect(db)
     if dialect.name != "postgresql":
         result = await db.execute(statement, params or None)
         return [dict(row) for row in result.mappings()]
     assert isinstance(statement, ClauseElement)
     plan, extracted = _planned(statement, dialect, params)
-    driver = await _driver(db, writes=not read_only_transaction.get())
-    arguments = _arguments(plan, extracted, params)
-    for observe in observers:
-        observe(plan.sql, arguments)
-    records = await driver.fetch(plan.sql, *arguments)
+    adapted = await _driver(db, writes=not read_only_transaction.get())
+    records = await _run(adapted, dialect, plan.sql, _arguments(plan, extracted, params), True)
     return _rows(plan, records)
 
 
@@ -181,14 +220,11 @@ async def execute(
     that needs no transaction around it; on PostgreSQL it commits on its own (one round trip
     instead of three), on SQLite it stays in the session's transaction, which the caller
     commits either way."""
-    dialect = _dialect(db)
+    dialect = bound_dialect(db)
     if dialect.name != "postgresql":
         await db.execute(statement, params or None)
         return
     assert isinstance(statement, ClauseElement)
     plan, extracted = _planned(statement, dialect, params)
-    driver = await _driver(db, writes=not alone)
-    arguments = _arguments(plan, extracted, params)
-    for observe in observers:
-        observe(plan.sql, arguments)
-    await driver.execute(plan.sql, *arguments)
+    adapted = await _driver(db, writes=not alone)
+    await _run(adapted, dialect, plan.sql, _arguments(plan, extracted, params), False)

@@ -14,6 +14,10 @@ and nothing else has to remember anything. Two listeners on every ORM session do
   declaration's `read`, run on the state about to be committed) and inserts the event rows in the
   same transaction. A rollback forgets the notes: no change, no event.
 
+A hot write path that writes its rows with Core statements (`app.core.statements`) leaves no ORM
+row to note: it calls `emit` with the event's `data` itself, last before the commit, and the
+event row goes in at once, under the same sequencer.
+
 **Commit order, never skipping an event.** A sequence number is taken when the row is inserted,
 and on PostgreSQL transactions can commit in another order than they took their numbers: a
 reader that has seen 12 (committed) may later find 11 (committed late) behind its cursor. The
@@ -39,14 +43,18 @@ from typing import Any, TypeAlias
 from pydantic import BaseModel
 from sqlalchemy import event as sa_event
 from sqlalchemy import func, insert, inspect, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, UOWTransaction, selectinload
 from sqlalchemy.orm.util import identity_key
 
+from app.core import statements
 from app.core.db import utcnow
 from app.events.models import EVENTS
 
 # the advisory lock that makes PostgreSQL number events in commit order (any fixed 64-bit key)
 EVENT_SEQUENCER_LOCK = 0x636172_65706C61  # "careepla"
+_SEQUENCER = select(func.pg_advisory_xact_lock(EVENT_SEQUENCER_LOCK))
+_INSERT_EVENT = insert(EVENTS).inline()  # `seq` is the database's: nothing to read back
 
 _PENDING = "careplan_outbox"
 
@@ -185,14 +193,13 @@ def write_events(session: Session) -> None:
         return
     data = _read_resources(session, noted)
     rows = [
-        {
-            "id": uuid.uuid4(),
-            "type": item.kind,
-            "occurred_at": item.occurred_at,
-            "resource_type": item.emits.resource_type,
-            "resource_id": item.resource_id,
-            "data": data[(item.model, item.resource_id)],
-        }
+        _event_row(
+            item.kind,
+            item.occurred_at,
+            item.emits.resource_type,
+            item.resource_id,
+            data[(item.model, item.resource_id)],
+        )
         for item in noted
         # a row a rolled-back savepoint took with it changed nothing
         if (item.model, item.resource_id) in data
@@ -200,10 +207,43 @@ def write_events(session: Session) -> None:
     if not rows:
         return
     connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        # the sequencer: numbers are taken and committed one transaction at a time
-        connection.execute(select(func.pg_advisory_xact_lock(EVENT_SEQUENCER_LOCK)))
-    session.execute(insert(EVENTS), rows)
+    if _takes_the_sequencer(connection.dialect.name):
+        connection.execute(_SEQUENCER)
+    session.execute(_INSERT_EVENT, rows)
+
+
+async def emit(
+    db: AsyncSession, kind: str, resource_type: str, resource_id: uuid.UUID, data: Any
+) -> None:
+    """Writes the event of a change made with Core statements (`app.core.statements`), which
+    leaves no ORM row for `note_events` to see: inserted now, in the request's transaction,
+    under the same sequencer as `write_events`. `data` is the resource as JSON, as an admin
+    reads it. Call it last, just before the commit: on PostgreSQL the sequencer is held from
+    here to the end of the commit."""
+    row = _event_row(kind, utcnow(), resource_type, resource_id, data)
+    if _takes_the_sequencer(statements.bound_dialect(db).name):
+        await statements.execute(db, _SEQUENCER)
+    await statements.execute(db, _INSERT_EVENT, **row)
+
+
+def _event_row(
+    kind: str, occurred_at: dt.datetime, resource_type: str, resource_id: uuid.UUID, data: Any
+) -> dict[str, Any]:
+    """An event as the `events` table stores it (its `seq` is the database's)."""
+    return {
+        "id": uuid.uuid4(),
+        "type": kind,
+        "occurred_at": occurred_at,
+        "resource_type": resource_type,
+        "resource_id": resource_id,
+        "data": data,
+    }
+
+
+def _takes_the_sequencer(dialect_name: str) -> bool:
+    """PostgreSQL numbers events one committing transaction at a time (see above); SQLite
+    serialises all writers anyway."""
+    return dialect_name == "postgresql"
 
 
 def _read_resources(session: Session, noted: list[_Noted]) -> dict[tuple[type[Any], Any], Any]:

@@ -237,6 +237,15 @@ async def test_minimal_client(client: httpx.AsyncClient, staff: Staff) -> None:
     body = response.json()
     assert body["emergency_contact"] is None
     assert body["date_of_birth"] is None
+    # what a new row gets: the columns not given are null, one time for both timestamps
+    unset = ("email", "phone", "address", "pregnancy_due_date", "notes", "archived_at")
+    assert all(body[name] is None for name in unset)
+    assert body["created_at"] == body["updated_at"]
+    assert body["version"] == 1
+    assert response.headers["etag"] == '"1"'
+    assert response.headers["location"] == f"/v1/clients/{body['id']}"
+    stored = await client.get(response.headers["location"], headers=staff.headers("admin"))
+    assert stored.json() == body
 
 
 @pytest.mark.parametrize(

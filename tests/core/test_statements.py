@@ -10,7 +10,7 @@ from typing import Any, cast
 
 import pytest
 from sqlalchemy import Table, bindparam, delete, insert, or_, select
-from sqlalchemy.exc import StatementError
+from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.clients.models import Client
@@ -192,3 +192,12 @@ async def test_the_connection_is_looked_up_again_after_the_transaction_ends(
         async with sessionmaker() as session:
             await session.execute(delete(CLIENTS).where(CLIENTS.c.id == values["id"]))
             await session.commit()
+
+
+async def test_a_broken_constraint_is_sqlalchemys_integrity_error(db: AsyncSession) -> None:
+    """Whichever way a statement ran, a constraint it breaks is an `IntegrityError` (409)."""
+    values = _client_values()
+    await statements.execute(db, insert(CLIENTS), **values)
+    await db.begin_nested()  # so the session outlives the error
+    with pytest.raises(IntegrityError):
+        await statements.execute(db, insert(CLIENTS), **values)

@@ -3,15 +3,22 @@ as an admin reads it; a change that fails writes none."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from app.core.db import utcnow
+from app.events import outbox
+from app.events.models import Event
 from tests.care_plans.factories import new_care_plan, new_goal
 from tests.conftest import Staff
 from tests.referrals.factories import created, new_client, referral
 from tests.session_records.conftest import Clinic, book, clinic  # noqa: F401  (fixture)
 from tests.session_records.test_signing import completed_session
+from tests.statements import captured
 
 
 async def all_events(http: httpx.AsyncClient, admin: dict[str, str]) -> list[dict[str, Any]]:
@@ -184,3 +191,30 @@ async def test_archiving_a_client_is_an_update(client: httpx.AsyncClient, staff:
     events = await all_events(client, admin)
     assert [e["type"] for e in events] == ["client.created", "client.updated"]
     assert events[1]["data"]["archived_at"] is not None
+
+
+async def test_a_core_write_emits_its_event_in_its_transaction_under_the_sequencer(
+    db: AsyncSession, connection: AsyncConnection, backend: str
+) -> None:
+    """`outbox.emit`, for writes made without the ORM: the event row goes in at once, in the
+    caller's transaction, after the sequencer's lock on PostgreSQL, and a rollback takes it
+    back with the change."""
+    resource_id = uuid.uuid4()
+    data = {"id": str(resource_id), "given_name": "Ada"}
+    with captured(connection) as seen:
+        await outbox.emit(db, "client.created", "client", resource_id, data)
+    sent = [sql for sql, _ in seen if not sql.startswith(("SAVEPOINT", "BEGIN"))]
+    assert [sql.split("(")[0].strip() for sql in sent] == (
+        ["SELECT pg_advisory_xact_lock", "INSERT INTO events"]
+        if backend == "postgresql"
+        else ["INSERT INTO events"]
+    )
+    await db.rollback()
+    assert (await db.scalars(select(Event).where(Event.resource_id == resource_id))).all() == []
+
+    before = utcnow()
+    await outbox.emit(db, "client.created", "client", resource_id, data)
+    await db.commit()
+    event = (await db.scalars(select(Event).where(Event.resource_id == resource_id))).one()
+    assert (event.type, event.resource_type, event.data) == ("client.created", "client", data)
+    assert before <= event.occurred_at <= utcnow()
