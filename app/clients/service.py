@@ -35,7 +35,8 @@ class ClientFilters:
     include_archived: bool = False
 
 
-_CLIENT_BY_ID = select(*Client.__table__.c).where(Client.id == bindparam("client_id"))
+_CLIENT_COLUMNS = select(*Client.__table__.c)
+_CLIENT_BY_ID = _CLIENT_COLUMNS.where(Client.id == bindparam("client_id"))
 
 
 async def read_client(
@@ -52,7 +53,9 @@ async def create_client(db: AsyncSession, data: ClientCreate) -> Client:
     return await crud.create(db, Client, data)
 
 
-async def list_clients(db: AsyncSession, filters: ClientFilters, page: PageParams) -> list[Client]:
+async def list_clients(db: AsyncSession, filters: ClientFilters, page: PageParams) -> list[Row]:
+    """A page of clients (limit + 1 rows, for `page_of`) as `ClientRead` reads them, without
+    the ORM: the hot list of the API."""
     conditions: list[ColumnElement[bool]] = []
     if filters.q:
         conditions.append(crud.name_matches(filters.q, Client.given_name, Client.family_name))
@@ -64,9 +67,10 @@ async def list_clients(db: AsyncSession, filters: ClientFilters, page: PageParam
                 Referral.archived_at.is_(None),
             )
         )
-    return await crud.list_page(
-        db, Client, page, *conditions, include_archived=filters.include_archived
+    query = crud.page_query(
+        Client, page, *conditions, include_archived=filters.include_archived, stmt=_CLIENT_COLUMNS
     )
+    return await statements.fetch(db, query)
 
 
 async def _require_referring_professional(

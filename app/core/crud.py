@@ -84,6 +84,23 @@ async def archive(db: AsyncSession, row: Any) -> None:
         await db.flush()
 
 
+def page_query(
+    model: type[Resource],
+    page: PageParams,
+    *conditions: ColumnElement[bool],
+    include_archived: bool = False,
+    stmt: Select[Any] | None = None,
+) -> Select[Any]:
+    """One page of `model`'s rows (`stmt`, by default the whole entity): live rows only unless
+    `include_archived`, the conditions, then `paginate`'s keyset, order and limit + 1."""
+    query = stmt if stmt is not None else select(model)
+    if not include_archived and hasattr(model, "archived_at"):
+        query = query.where(model.archived_at.is_(None))
+    for condition in conditions:
+        query = query.where(condition)
+    return paginate(query, model, page)
+
+
 async def list_page(
     db: AsyncSession,
     model: type[R],
@@ -92,12 +109,8 @@ async def list_page(
     include_archived: bool = False,
     stmt: Select[Any] | None = None,
 ) -> list[R]:
-    query = stmt if stmt is not None else select(model)
-    if not include_archived and hasattr(model, "archived_at"):
-        query = query.where(model.archived_at.is_(None))  # type: ignore[attr-defined]
-    for condition in conditions:
-        query = query.where(condition)
-    return list((await db.scalars(paginate(query, model, page))).all())
+    query = page_query(model, page, *conditions, include_archived=include_archived, stmt=stmt)
+    return list((await db.scalars(query)).all())
 
 
 def name_matches(q: str, *columns: Any) -> ColumnElement[bool]:

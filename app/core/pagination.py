@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -86,12 +86,18 @@ def paginate_by(stmt: Select[Any], at: Any, row_id: Any, page: PageParams) -> Se
     return stmt.order_by(at, row_id).limit(page.limit + 1)
 
 
+def _column(row: Any, name: str) -> Any:
+    """A column of a row, whether the row is an ORM object or a dict of columns (as
+    `app.core.statements` returns them)."""
+    return row[name] if isinstance(row, Mapping) else getattr(row, name)
+
+
 def page_of(
     rows: Sequence[T], page: PageParams, at: str = "created_at"
 ) -> tuple[list[T], str | None]:
     """Splits the limit + 1 rows of `paginate` into the page and the next cursor."""
     items = list(rows[: page.limit])
     if len(rows) > page.limit:
-        last: Any = items[-1]
-        return items, encode_cursor(getattr(last, at), last.id)
+        last = items[-1]
+        return items, encode_cursor(_column(last, at), _column(last, "id"))
     return items, None

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clients.models import Client
+from app.core.pagination import PageParams, decode_cursor, encode_cursor, page_of
 from app.directory.models import Therapist
 from tests import factories
 from tests.conftest import Staff
@@ -220,3 +221,21 @@ async def test_archived_rows_leave_lists_unless_asked_for(
     by_id = {item["id"]: item for item in every}
     assert by_id[archived]["archived_at"] is not None
     assert by_id[kept]["archived_at"] is None
+
+
+def test_page_of_takes_the_cursor_from_objects_and_from_dicts_alike() -> None:
+    """`page_of` cuts ORM rows and the dict rows of `app.core.statements` the same way, the
+    cursor naming the last row of the page."""
+    at = dt.datetime(2024, 5, 1, 9, 30, tzinfo=dt.UTC)
+    ids = [uuid.uuid4() for _ in range(3)]
+    dicts = [{"id": i, "created_at": at + dt.timedelta(minutes=n)} for n, i in enumerate(ids)]
+    objects = [Client(id=row["id"], created_at=row["created_at"]) for row in dicts]
+    page = PageParams(limit=2, after=None, updated_since=None)
+    for rows in (dicts, objects):
+        items, cursor = page_of(rows, page)
+        assert items == rows[:2]
+        assert cursor == encode_cursor(at + dt.timedelta(minutes=1), ids[1])
+        assert decode_cursor(cursor) == (at + dt.timedelta(minutes=1), ids[1])
+        assert page_of(rows, PageParams(limit=3, after=None, updated_since=None)) == (rows, None)
+    events = [{"id": i, "at": at} for i in ids]
+    assert page_of(events, page, at="at") == (events[:2], encode_cursor(at, ids[1]))
