@@ -49,7 +49,7 @@ def decode_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
         raise ValidationFailed.field(["query", "cursor"], "not a cursor from this API") from exc
 
 
-def _page_params(
+async def _page_params(
     limit: Annotated[int, Query(ge=1, le=200, description="Page size, 1–200")] = 50,
     cursor: Annotated[
         CursorText | None, Query(description="`next_cursor` of the previous page")
@@ -59,6 +59,7 @@ def _page_params(
         Query(description="Only rows changed at or after this instant (RFC 3339 with a zone)"),
     ] = None,
 ) -> PageParams:
+    # async although it awaits nothing: FastAPI runs a plain `def` dependency in a thread
     return PageParams(
         limit=limit,
         after=decode_cursor(cursor) if cursor else None,
