@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import inspect
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import orjson
 import pytest
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clients.models import Client
@@ -239,3 +244,24 @@ def test_page_of_takes_the_cursor_from_objects_and_from_dicts_alike() -> None:
         assert page_of(rows, PageParams(limit=3, after=None, updated_since=None)) == (rows, None)
     events = [{"id": i, "at": at} for i in ids]
     assert page_of(events, page, at="at") == (events[:2], encode_cursor(at, ids[1]))
+
+
+def test_the_hot_routes_resolve_their_dependencies_on_the_event_loop(app: FastAPI) -> None:
+    """FastAPI runs a plain `def` dependency in a worker thread: a thread hop per request."""
+
+    def sync_calls(dependant: Dependant) -> Iterator[str]:
+        for sub in dependant.dependencies:
+            call = sub.call
+            coroutine = inspect.iscoroutinefunction
+            if call is not None and not coroutine(call) and not coroutine(type(call).__call__):
+                yield getattr(call, "__qualname__", repr(call))
+            yield from sync_calls(sub)
+
+    hot = {("GET", "/v1/clients"), ("GET", "/v1/clients/{client_id}"), ("POST", "/v1/clients")}
+    routes = [
+        route
+        for route in app.routes
+        if isinstance(route, APIRoute) and any((m, route.path) in hot for m in route.methods or ())
+    ]
+    assert len(routes) == 3
+    assert [name for route in routes for name in sync_calls(route.dependant)] == []
