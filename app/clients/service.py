@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, bindparam, exists, or_, select
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, bindparam, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clients.models import Client, Consent, Precaution
@@ -22,7 +24,7 @@ from app.clients.schemas import (
 from app.core import crud, statements
 from app.core.db import utcnow
 from app.core.errors import NotFound, ValidationFailed
-from app.core.pagination import PageParams
+from app.core.pagination import PageParams, page_shape, page_values
 from app.core.statements import Row
 from app.directory.models import ReferringProfessional
 from app.referrals.models import Referral
@@ -55,22 +57,38 @@ async def create_client(db: AsyncSession, data: ClientCreate) -> Client:
 
 async def list_clients(db: AsyncSession, filters: ClientFilters, page: PageParams) -> list[Row]:
     """A page of clients (limit + 1 rows, for `page_of`) as `ClientRead` reads them, without
-    the ORM: the hot list of the API."""
+    the ORM: the hot list of the API. Its statement is built once per shape of request."""
+    words = crud.search_patterns(filters.q) if filters.q else {}
+    referred = filters.referring_professional_id is not None
+    statement = _clients_page(len(words), referred, filters.include_archived, page_shape(page))
+    values = {**words, **page_values(page)}
+    if referred:
+        values["referring_professional_id"] = filters.referring_professional_id
+    return await statements.fetch(db, statement, **values)
+
+
+@functools.cache
+def _clients_page(
+    words: int, referred: bool, include_archived: bool, shape: PageParams
+) -> Select[Any]:
     conditions: list[ColumnElement[bool]] = []
-    if filters.q:
-        conditions.append(crud.name_matches(filters.q, Client.given_name, Client.family_name))
-    if filters.referring_professional_id is not None:
+    if words:
+        placeholder = " ".join(["-"] * words)
+        conditions.append(crud.name_matches(placeholder, Client.given_name, Client.family_name))
+    if referred:
         conditions.append(
             exists().where(
                 Referral.client_id == Client.id,
-                Referral.referring_professional_id == filters.referring_professional_id,
+                Referral.referring_professional_id
+                == bindparam(
+                    "referring_professional_id", type_=Referral.referring_professional_id.type
+                ),
                 Referral.archived_at.is_(None),
             )
         )
-    query = crud.page_query(
-        Client, page, *conditions, include_archived=filters.include_archived, stmt=_CLIENT_COLUMNS
+    return crud.page_query(
+        Client, shape, *conditions, include_archived=include_archived, stmt=_CLIENT_COLUMNS
     )
-    return await statements.fetch(db, query)
 
 
 async def _require_referring_professional(

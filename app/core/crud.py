@@ -7,7 +7,17 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.interfaces import ORMOption
 
@@ -114,13 +124,19 @@ async def list_page(
 
 
 def name_matches(q: str, *columns: Any) -> ColumnElement[bool]:
-    """Case-insensitive substring search over name columns; every word must match one."""
-    words = [w for w in q.lower().split() if w]
+    """Case-insensitive substring search over name columns; every word must match one. The
+    words are bound by name (`search_patterns`)."""
     clauses = []
-    for word in words:
-        pattern = f"%{_escape_like(word)}%"
-        clauses.append(or_(*(func.lower(c).like(pattern, escape="\\") for c in columns)))
+    for name, pattern in search_patterns(q).items():
+        word: BindParameter[str] = bindparam(name, pattern)
+        clauses.append(or_(*(func.lower(c).like(word, escape="\\") for c in columns)))
     return and_(true(), *clauses)
+
+
+def search_patterns(q: str) -> dict[str, str]:
+    """The LIKE pattern of each word of `q`, by the name `name_matches` binds it to."""
+    words = [w for w in q.lower().split() if w]
+    return {f"word_{i}": f"%{_escape_like(word)}%" for i, word in enumerate(words)}
 
 
 def _escape_like(text: str) -> str:

@@ -17,8 +17,16 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.clients import service as clients_service
 from app.clients.models import Client
-from app.core.pagination import PageParams, decode_cursor, encode_cursor, page_of
+from app.core.pagination import (
+    PageParams,
+    decode_cursor,
+    encode_cursor,
+    page_of,
+    page_shape,
+    page_values,
+)
 from app.directory.models import Therapist
 from tests import factories
 from tests.conftest import Staff
@@ -265,3 +273,51 @@ def test_the_hot_routes_resolve_their_dependencies_on_the_event_loop(app: FastAP
     ]
     assert len(routes) == 3
     assert [name for route in routes for name in sync_calls(route.dependant)] == []
+
+
+def test_page_shape_and_values_split_a_page_into_its_statement_and_its_values() -> None:
+    at = dt.datetime(2026, 12, 1, 9, 30, tzinfo=dt.UTC)
+    row_id = uuid.uuid4()
+    first = PageParams(limit=50, after=None, updated_since=None)
+    later = PageParams(limit=10, after=(at, row_id), updated_since=at)
+    assert page_values(first) == {"page_size": 51}
+    assert page_values(later) == {
+        "page_size": 11,
+        "after_at": at,
+        "after_id": row_id,
+        "updated_since": at,
+    }
+    assert page_shape(first) == page_shape(PageParams(limit=7, after=None, updated_since=None))
+    assert page_shape(later) == page_shape(
+        PageParams(limit=200, after=(at + dt.timedelta(days=1), uuid.uuid4()), updated_since=at)
+    )
+    assert page_shape(first) != page_shape(later)
+
+
+async def test_a_list_statement_built_once_runs_each_request_with_its_own_values(
+    client: httpx.AsyncClient, staff: Staff
+) -> None:
+    """The clients' list builds its statement once per shape: values never carry over."""
+    for name in ("Alma Ode", "Brun Ode", "Cleo Vint"):
+        given, family = name.split()
+        body = factories.client(given_name=given, family_name=family)
+        await client.post("/v1/clients", json=body, headers=staff.headers("admin"))
+
+    async def names(**params: Any) -> list[str]:
+        page = await client.get("/v1/clients", params=params, headers=staff.headers("admin"))
+        assert page.status_code == 200, page.text
+        return [item["given_name"] for item in page.json()["items"]]
+
+    built = clients_service._clients_page.cache_info().currsize
+    assert await names(q="ode") == ["Alma", "Brun"]
+    assert await names(q="vint") == ["Cleo"]
+    assert await names(q="alma ode") == ["Alma"]
+    assert await names(q="brun ode") == ["Brun"]
+    one = await client.get("/v1/clients?limit=1", headers=staff.headers("admin"))
+    cursor = one.json()["next_cursor"]
+    assert await names(limit=1, cursor=cursor) == ["Brun"]
+    second = await client.get(
+        f"/v1/clients?limit=1&cursor={cursor}", headers=staff.headers("admin")
+    )
+    assert await names(limit=1, cursor=second.json()["next_cursor"]) == ["Cleo"]
+    assert clients_service._clients_page.cache_info().currsize <= built + 4
