@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -61,6 +62,55 @@ def take_deferred(db: AsyncSession) -> list[dict[str, Any]]:
     return events
 
 
+def _request_values(
+    actor: Actor, action: AuditAction, resource_type: str | None, status: int | None = None
+) -> dict[str, Any]:
+    """The columns an event takes from its request, the same for every event of the request."""
+    info = request_info_var.get()
+    return {
+        "actor_type": actor.actor_type,
+        "actor_id": actor.actor_id,
+        "role": actor.role,
+        "action": action.value,
+        "resource_type": resource_type,
+        "request_id": info.request_id if info else None,
+        "ip": info.ip if info else None,
+        "method": info.method if info else None,
+        "path": storable_path(info.path) if info else None,
+        "status": status,
+    }
+
+
+_VERSION_4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_VERSION_4_SET = (0x4000 << 64) | (0x8000 << 48)
+
+
+def random_ids(n: int) -> list[uuid.UUID]:
+    """`n` version-4 UUIDs, as `uuid.uuid4` makes them, from one read of the system's random
+    source instead of one a UUID."""
+    data = os.urandom(16 * n)
+    return [
+        uuid.UUID(int=int.from_bytes(data[i : i + 16]) & _VERSION_4_CLEAR | _VERSION_4_SET)
+        for i in range(0, 16 * n, 16)
+    ]
+
+
+def _row_values(
+    shared: dict[str, Any],
+    event_id: uuid.UUID,
+    resource_id: uuid.UUID | None,
+    client_id: uuid.UUID | None,
+) -> dict[str, Any]:
+    """Every column of one event: its own id, instant and resource, then `_request_values`."""
+    return {
+        "id": event_id,
+        "at": utcnow(),
+        "resource_id": resource_id,
+        "client_id": client_id,
+        **shared,
+    }
+
+
 def _event_values(
     actor: Actor,
     action: AuditAction,
@@ -69,23 +119,8 @@ def _event_values(
     client_id: uuid.UUID | None,
     status: int | None = None,
 ) -> dict[str, Any]:
-    info = request_info_var.get()
-    return {
-        "id": uuid.uuid4(),
-        "at": utcnow(),
-        "actor_type": actor.actor_type,
-        "actor_id": actor.actor_id,
-        "role": actor.role,
-        "action": action.value,
-        "resource_type": resource_type,
-        "resource_id": resource_id,
-        "client_id": client_id,
-        "request_id": info.request_id if info else None,
-        "ip": info.ip if info else None,
-        "method": info.method if info else None,
-        "path": storable_path(info.path) if info else None,
-        "status": status,
-    }
+    shared = _request_values(actor, action, resource_type, status)
+    return _row_values(shared, uuid.uuid4(), resource_id, client_id)
 
 
 def _event(
@@ -127,7 +162,12 @@ async def record_each(
     transaction (no ORM unit of work for rows nobody reads back): the rows a request read, or
     the row a Core write path (`app.core.statements`) wrote; a request that changes nothing
     hands them to the group-commit writer instead."""
-    values = [_event_values(actor, action, resource_type, rid, cid) for rid, cid in rows]
+    read = list(rows)
+    shared = _request_values(actor, action, resource_type)
+    values = [
+        _row_values(shared, event_id, rid, cid)
+        for event_id, (rid, cid) in zip(random_ids(len(read)), read, strict=True)
+    ]
     deferred = _deferred(db)
     if deferred is not None:
         deferred.extend(values)

@@ -18,7 +18,7 @@ from app.core.fields import (
     StrictFloat,
     StrictInt,
 )
-from app.core.responses import ReadModel
+from app.core.responses import ClinicalReadModel, ReadModel
 from app.directory.schemas import Discipline
 
 
@@ -155,7 +155,7 @@ class CarePlanUpdate(MergePatch):
         return self
 
 
-class CarePlanRead(ReadModel):
+class CarePlanRead(ClinicalReadModel):
     clinical_fields: ClassVar[frozenset[str]] = frozenset({"notes", "coordinated_care"})
 
     id: uuid.UUID

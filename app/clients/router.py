@@ -50,6 +50,8 @@ CLIENT = "client"
 PRECAUTION = "precaution"
 CONSENT = "consent"
 
+ClientPage = PageOf[ClientRead]
+
 
 # ---- clients ---------------------------------------------------------------------------------
 
@@ -87,12 +89,9 @@ async def list_clients(
     filters = ClientFilters(q, referring_professional_id, include_archived)
     clients, cursor = page_of(await service.list_clients(db, filters, page), page)
     await audit.record_each(
-        db, actor(caller), AuditAction.read, CLIENT, ((c.id, c.id) for c in clients)
+        db, actor(caller), AuditAction.read, CLIENT, ((c["id"], c["id"]) for c in clients)
     )
-    body = PageOf[ClientRead](
-        items=[ClientRead.model_validate(c) for c in clients], next_cursor=cursor
-    )
-    return render(body, caller)
+    return render(ClientPage.model_validate({"items": clients, "next_cursor": cursor}), caller)
 
 
 @router.get(

@@ -20,7 +20,7 @@ from app.core.fields import (
     ShortText,
     StrictBool,
 )
-from app.core.responses import ReadModel
+from app.core.responses import ClinicalReadModel, ReadModel
 
 
 class BodyRegion(StrEnum):
@@ -196,7 +196,7 @@ class Clearance(BaseModel):
     note: LongText | None = None
 
 
-class ClearanceRead(ReadModel):
+class ClearanceRead(ClinicalReadModel):
     """A clearance as the API returns it: its `note` is clinical, absent for the front desk."""
 
     clinical_fields: ClassVar[frozenset[str]] = frozenset({"note"})
@@ -206,7 +206,7 @@ class ClearanceRead(ReadModel):
     note: str | None = None
 
 
-class PrecautionRead(ReadModel):
+class PrecautionRead(ClinicalReadModel):
     clinical_fields: ClassVar[frozenset[str]] = frozenset({"description"})
 
     id: uuid.UUID

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Select,
     SQLColumnExpression,
     Table,
     bindparam,
@@ -32,7 +35,7 @@ from app.core import crud, statements
 from app.core.concurrency import storable
 from app.core.db import utcnow
 from app.core.errors import NotFound, ValidationFailed
-from app.core.pagination import PageParams
+from app.core.pagination import PageParams, page_shape, page_values
 from app.core.statements import Row
 from app.directory.models import ReferringProfessional
 from app.referrals.models import Referral
@@ -46,7 +49,8 @@ class ClientFilters:
 
 
 CLIENTS: Table = Client.__table__  # type: ignore[assignment]
-_CLIENT_BY_ID = select(*CLIENTS.c).where(Client.id == bindparam("client_id"))
+_CLIENT_COLUMNS = select(*CLIENTS.c)
+_CLIENT_BY_ID = _CLIENT_COLUMNS.where(Client.id == bindparam("client_id"))
 _INSERT_CLIENT = insert(CLIENTS).returning(*CLIENTS.c)
 # every column of a new row, in the table's order: what is not given is stored NULL
 _NEW_CLIENT: dict[str, None] = dict.fromkeys(CLIENTS.c.keys())
@@ -80,20 +84,39 @@ async def create_client(db: AsyncSession, data: ClientCreate) -> Row:
     return client
 
 
-async def list_clients(db: AsyncSession, filters: ClientFilters, page: PageParams) -> list[Client]:
+async def list_clients(db: AsyncSession, filters: ClientFilters, page: PageParams) -> list[Row]:
+    """A page of clients (limit + 1 rows, for `page_of`) as `ClientRead` reads them, without
+    the ORM: the hot list of the API. Its statement is built once per shape of request."""
+    words = crud.search_patterns(filters.q) if filters.q else {}
+    referred = filters.referring_professional_id is not None
+    statement = _clients_page(len(words), referred, filters.include_archived, page_shape(page))
+    values = {**words, **page_values(page)}
+    if referred:
+        values["referring_professional_id"] = filters.referring_professional_id
+    return await statements.fetch(db, statement, **values)
+
+
+@functools.cache
+def _clients_page(
+    words: int, referred: bool, include_archived: bool, shape: PageParams
+) -> Select[Any]:
     conditions: list[ColumnElement[bool]] = []
-    if filters.q:
-        conditions.append(crud.name_matches(filters.q, Client.given_name, Client.family_name))
-    if filters.referring_professional_id is not None:
+    if words:
+        placeholder = " ".join(["-"] * words)
+        conditions.append(crud.name_matches(placeholder, Client.given_name, Client.family_name))
+    if referred:
         conditions.append(
             exists().where(
                 Referral.client_id == Client.id,
-                Referral.referring_professional_id == filters.referring_professional_id,
+                Referral.referring_professional_id
+                == bindparam(
+                    "referring_professional_id", type_=Referral.referring_professional_id.type
+                ),
                 Referral.archived_at.is_(None),
             )
         )
-    return await crud.list_page(
-        db, Client, page, *conditions, include_archived=filters.include_archived
+    return crud.page_query(
+        Client, shape, *conditions, include_archived=include_archived, stmt=_CLIENT_COLUMNS
     )
 
 

@@ -7,7 +7,17 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.interfaces import ORMOption
 
@@ -84,6 +94,23 @@ async def archive(db: AsyncSession, row: Any) -> None:
         await db.flush()
 
 
+def page_query(
+    model: type[Resource],
+    page: PageParams,
+    *conditions: ColumnElement[bool],
+    include_archived: bool = False,
+    stmt: Select[Any] | None = None,
+) -> Select[Any]:
+    """One page of `model`'s rows (`stmt`, by default the whole entity): live rows only unless
+    `include_archived`, the conditions, then `paginate`'s keyset, order and limit + 1."""
+    query = stmt if stmt is not None else select(model)
+    if not include_archived and hasattr(model, "archived_at"):
+        query = query.where(model.archived_at.is_(None))
+    for condition in conditions:
+        query = query.where(condition)
+    return paginate(query, model, page)
+
+
 async def list_page(
     db: AsyncSession,
     model: type[R],
@@ -92,22 +119,24 @@ async def list_page(
     include_archived: bool = False,
     stmt: Select[Any] | None = None,
 ) -> list[R]:
-    query = stmt if stmt is not None else select(model)
-    if not include_archived and hasattr(model, "archived_at"):
-        query = query.where(model.archived_at.is_(None))  # type: ignore[attr-defined]
-    for condition in conditions:
-        query = query.where(condition)
-    return list((await db.scalars(paginate(query, model, page))).all())
+    query = page_query(model, page, *conditions, include_archived=include_archived, stmt=stmt)
+    return list((await db.scalars(query)).all())
 
 
 def name_matches(q: str, *columns: Any) -> ColumnElement[bool]:
-    """Case-insensitive substring search over name columns; every word must match one."""
-    words = [w for w in q.lower().split() if w]
+    """Case-insensitive substring search over name columns; every word must match one. The
+    words are bound by name (`search_patterns`)."""
     clauses = []
-    for word in words:
-        pattern = f"%{_escape_like(word)}%"
-        clauses.append(or_(*(func.lower(c).like(pattern, escape="\\") for c in columns)))
+    for name, pattern in search_patterns(q).items():
+        word: BindParameter[str] = bindparam(name, pattern)
+        clauses.append(or_(*(func.lower(c).like(word, escape="\\") for c in columns)))
     return and_(true(), *clauses)
+
+
+def search_patterns(q: str) -> dict[str, str]:
+    """The LIKE pattern of each word of `q`, by the name `name_matches` binds it to."""
+    words = [w for w in q.lower().split() if w]
+    return {f"word_{i}": f"%{_escape_like(word)}%" for i, word in enumerate(words)}
 
 
 def _escape_like(text: str) -> str:

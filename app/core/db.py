@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.sql.type_api import _ResultProcessorType
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -113,6 +114,13 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         if value.tzinfo is None:
             raise ValueError("naive datetime given for a UTC timestamp column")
         return value.astimezone(dt.UTC)
+
+    def result_processor(
+        self, dialect: Dialect, coltype: object
+    ) -> _ResultProcessorType[dt.datetime] | None:
+        if dialect.driver == "asyncpg":  # it reads `timestamptz` as UTC datetimes itself
+            return None
+        return super().result_processor(dialect, coltype)
 
     def process_result_value(
         self, value: dt.datetime | None, dialect: Dialect

@@ -5,14 +5,14 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
 import orjson
 from fastapi import Depends, Query
 from pydantic import BaseModel
-from sqlalchemy import Select, tuple_
+from sqlalchemy import Integer, Select, bindparam, tuple_
 
 from app.core.errors import ValidationFailed
 from app.core.fields import CursorText, QueryFlag, Timestamp
@@ -49,7 +49,7 @@ def decode_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
         raise ValidationFailed.field(["query", "cursor"], "not a cursor from this API") from exc
 
 
-def _page_params(
+async def _page_params(
     limit: Annotated[int, Query(ge=1, le=200, description="Page size, 1–200")] = 50,
     cursor: Annotated[
         CursorText | None, Query(description="`next_cursor` of the previous page")
@@ -59,6 +59,7 @@ def _page_params(
         Query(description="Only rows changed at or after this instant (RFC 3339 with a zone)"),
     ] = None,
 ) -> PageParams:
+    # async although it awaits nothing: FastAPI runs a plain `def` dependency in a thread
     return PageParams(
         limit=limit,
         after=decode_cursor(cursor) if cursor else None,
@@ -75,15 +76,50 @@ IncludeArchived = Annotated[
 def paginate(stmt: Select[Any], model: Any, page: PageParams) -> Select[Any]:
     """Adds the keyset condition, `updated_since`, the stable order and limit + 1 to `stmt`."""
     if page.updated_since is not None:
-        stmt = stmt.where(model.updated_at >= page.updated_since)
+        since = bindparam("updated_since", page.updated_since, type_=model.updated_at.type)
+        stmt = stmt.where(model.updated_at >= since)
     return paginate_by(stmt, model.created_at, model.id, page)
 
 
 def paginate_by(stmt: Select[Any], at: Any, row_id: Any, page: PageParams) -> Select[Any]:
-    """Keyset pagination on (`at`, `row_id`), oldest first; fetches one row more than the page."""
+    """Keyset pagination on (`at`, `row_id`), oldest first; fetches one row more than the page.
+
+    The page's values are bound by name (`page_values`): a statement built once for a shape of
+    page (`page_shape`) runs any page of that shape with its values given at execution."""
     if page.after is not None:
-        stmt = stmt.where(tuple_(at, row_id) > tuple_(*page.after))
-    return stmt.order_by(at, row_id).limit(page.limit + 1)
+        after_at = bindparam("after_at", page.after[0], type_=at.type)
+        after_id = bindparam("after_id", page.after[1], type_=row_id.type)
+        stmt = stmt.where(tuple_(at, row_id) > tuple_(after_at, after_id))
+    return stmt.order_by(at, row_id).limit(bindparam("page_size", page.limit + 1, type_=Integer))
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def page_shape(page: PageParams) -> PageParams:
+    """What a page's statement depends on (a cursor or not, `updated_since` or not), with
+    placeholder values: a key to build that statement once."""
+    return PageParams(
+        limit=1,
+        after=None if page.after is None else (_EPOCH, uuid.UUID(int=0)),
+        updated_since=None if page.updated_since is None else _EPOCH,
+    )
+
+
+def page_values(page: PageParams) -> dict[str, Any]:
+    """The values `paginate` binds, by name."""
+    values: dict[str, Any] = {"page_size": page.limit + 1}
+    if page.after is not None:
+        values["after_at"], values["after_id"] = page.after
+    if page.updated_since is not None:
+        values["updated_since"] = page.updated_since
+    return values
+
+
+def _column(row: Any, name: str) -> Any:
+    """A column of a row, whether the row is an ORM object or a dict of columns (as
+    `app.core.statements` returns them)."""
+    return row[name] if isinstance(row, Mapping) else getattr(row, name)
 
 
 def page_of(
@@ -92,6 +128,6 @@ def page_of(
     """Splits the limit + 1 rows of `paginate` into the page and the next cursor."""
     items = list(rows[: page.limit])
     if len(rows) > page.limit:
-        last: Any = items[-1]
-        return items, encode_cursor(getattr(last, at), last.id)
+        last = items[-1]
+        return items, encode_cursor(_column(last, at), _column(last, "id"))
     return items, None

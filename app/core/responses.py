@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import (
     BaseModel,
@@ -20,10 +20,26 @@ from app.core.security import Caller
 
 
 class ReadModel(BaseModel):
-    """A response schema. `clinical_fields` are left out of every response to the front desk."""
+    """A response schema. A schema with fields the front desk may not see derives from
+    `ClinicalReadModel` and names them in `clinical_fields`; the others serialize without a
+    Python call per object."""
 
     model_config = ConfigDict(from_attributes=True)
     clinical_fields: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        if cls.clinical_fields and not issubclass(cls, ClinicalReadModel):
+            raise TypeError(
+                f"{cls.__name__} names clinical_fields: it derives from ClinicalReadModel, "
+                "which leaves them out of responses to the front desk"
+            )
+
+
+class ClinicalReadModel(ReadModel):
+    """A response schema whose `clinical_fields` are left out of every response to the front
+    desk."""
 
     @model_serializer(mode="wrap")
     def _strip_clinical(  # type: ignore[no-untyped-def]  # an annotation would hide the schema

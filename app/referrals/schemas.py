@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, mo
 
 from app.core.concurrency import MergePatch
 from app.core.fields import Date, Email, LongText, Name, Phone, SingleLine
-from app.core.responses import ReadModel
+from app.core.responses import ClinicalReadModel
 
 
 class ReferralStatus(StrEnum):
@@ -147,7 +147,7 @@ class ReferralUpdate(MergePatch):
     )
 
 
-class ReferralRead(ReadModel):
+class ReferralRead(ClinicalReadModel):
     clinical_fields: ClassVar[frozenset[str]] = frozenset(
         {"diagnosis_codes", "diagnosis_text", "precautions_note"}
     )

@@ -19,7 +19,7 @@ from app.core.fields import (
     StrictInt,
     Timestamp,
 )
-from app.core.responses import ReadModel
+from app.core.responses import ClinicalReadModel, ReadModel
 
 
 class SessionStatus(StrEnum):
@@ -230,7 +230,7 @@ class WarningRead(BaseModel):
     precaution_id: uuid.UUID | None = None
 
 
-class SessionRead(ReadModel):
+class SessionRead(ClinicalReadModel):
     clinical_fields: ClassVar[frozenset[str]] = frozenset(
         {"soap", "measurements", "addenda", "adverse_event", "health_update", "home_care"}
     )

@@ -286,3 +286,39 @@ async def test_reads_recorded_outside_a_read_request_join_its_transaction(
         [(resource, client, "read") for resource, client in rows], key=str
     )
     assert audit_service.take_deferred(db) == []
+
+
+async def test_a_page_of_clients_records_one_full_event_per_client(
+    client: httpx.AsyncClient, staff: Staff
+) -> None:
+    """The events of a page share their request's columns and each has its own id and client."""
+    ids = []
+    for _ in range(3):
+        created = await client.post(
+            "/v1/clients", json=factories.client(), headers=staff.headers("admin")
+        )
+        ids.append(created.json()["id"])
+    desk = staff.headers("front_desk")
+    page = await client.get("/v1/clients?limit=2", headers={**desk, "X-Request-ID": "rid-page"})
+    assert [item["id"] for item in page.json()["items"]] == ids[:2]
+
+    events = await _events(client, staff, action="read")
+    assert sorted(e["client_id"] for e in events) == sorted(ids[:2])
+    for event in events:
+        assert event["resource_id"] == event["client_id"]
+        assert event["resource_type"] == "client"
+        assert event["actor_id"] == str(staff.key_ids[Role.front_desk])
+        assert (event["actor_type"], event["role"]) == ("api_key", "front_desk")
+        assert (event["request_id"], event["ip"]) == ("rid-page", "127.0.0.1")
+        assert (event["method"], event["path"], event["status"]) == ("GET", "/v1/clients", None)
+        assert event["at"].endswith("Z")
+        assert uuid.UUID(event["id"]).version == 4
+    assert len({e["id"] for e in events}) == 2
+
+
+def test_random_ids_are_distinct_version_4_uuids() -> None:
+    ids = audit_service.random_ids(2000)
+    assert len(set(ids)) == 2000
+    assert all(i.version == 4 and i.variant == uuid.RFC_4122 for i in ids)
+    assert len({i.int >> 122 for i in ids}) > 1  # the leading bits are random, not fixed
+    assert audit_service.random_ids(0) == []

@@ -1,13 +1,18 @@
-"""The data layer's settings: the async driver chosen from a plain URL, SQLite's pragmas."""
+"""The data layer's settings: the async driver chosen from a plain URL, SQLite's pragmas, UTC
+timestamps."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import literal, select, text
+from sqlalchemy.dialects.postgresql import asyncpg
+from sqlalchemy.dialects.sqlite import aiosqlite as sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import SQLITE_BUSY_TIMEOUT_MS, async_database_url, create_engine
+from app.core.db import SQLITE_BUSY_TIMEOUT_MS, UTCDateTime, async_database_url, create_engine
 
 
 @pytest.mark.parametrize(
@@ -59,3 +64,23 @@ async def test_sqlite_enforces_foreign_keys(tmp_path: Path) -> None:
                 await conn.execute(text("INSERT INTO child (id, parent_id) VALUES (1, 99)"))
     finally:
         await engine.dispose()
+
+
+def test_utc_timestamps_are_read_as_the_driver_gives_them_on_postgresql() -> None:
+    """asyncpg reads `timestamptz` as UTC datetimes: no Python call per value on top; SQLite's
+    naive values still become UTC ones."""
+    column = UTCDateTime()
+    assert column._cached_result_processor(asyncpg.dialect(), None) is None  # type: ignore[no-untyped-call]
+    from_sqlite = column._cached_result_processor(sqlite.dialect(), None)
+    assert from_sqlite is not None
+    assert from_sqlite("2026-12-01 09:30:00.000000") == dt.datetime(
+        2026, 12, 1, 9, 30, tzinfo=dt.UTC
+    )
+
+
+async def test_timestamps_read_back_in_utc(db: AsyncSession) -> None:
+    at = dt.datetime(2026, 12, 1, 10, 30, 15, 250_000, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    read = await db.scalar(select(literal(at, UTCDateTime())))
+    assert read == at
+    assert read is not None
+    assert read.tzinfo == dt.UTC

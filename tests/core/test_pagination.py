@@ -4,15 +4,29 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import inspect
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import orjson
 import pytest
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.clients import service as clients_service
 from app.clients.models import Client
+from app.core.pagination import (
+    PageParams,
+    decode_cursor,
+    encode_cursor,
+    page_of,
+    page_shape,
+    page_values,
+)
 from app.directory.models import Therapist
 from tests import factories
 from tests.conftest import Staff
@@ -220,3 +234,90 @@ async def test_archived_rows_leave_lists_unless_asked_for(
     by_id = {item["id"]: item for item in every}
     assert by_id[archived]["archived_at"] is not None
     assert by_id[kept]["archived_at"] is None
+
+
+def test_page_of_takes_the_cursor_from_objects_and_from_dicts_alike() -> None:
+    """`page_of` cuts ORM rows and the dict rows of `app.core.statements` the same way, the
+    cursor naming the last row of the page."""
+    at = dt.datetime(2024, 5, 1, 9, 30, tzinfo=dt.UTC)
+    ids = [uuid.uuid4() for _ in range(3)]
+    dicts = [{"id": i, "created_at": at + dt.timedelta(minutes=n)} for n, i in enumerate(ids)]
+    objects = [Client(id=row["id"], created_at=row["created_at"]) for row in dicts]
+    page = PageParams(limit=2, after=None, updated_since=None)
+    for rows in (dicts, objects):
+        items, cursor = page_of(rows, page)
+        assert items == rows[:2]
+        assert cursor == encode_cursor(at + dt.timedelta(minutes=1), ids[1])
+        assert decode_cursor(cursor) == (at + dt.timedelta(minutes=1), ids[1])
+        assert page_of(rows, PageParams(limit=3, after=None, updated_since=None)) == (rows, None)
+    events = [{"id": i, "at": at} for i in ids]
+    assert page_of(events, page, at="at") == (events[:2], encode_cursor(at, ids[1]))
+
+
+def test_the_hot_routes_resolve_their_dependencies_on_the_event_loop(app: FastAPI) -> None:
+    """FastAPI runs a plain `def` dependency in a worker thread: a thread hop per request."""
+
+    def sync_calls(dependant: Dependant) -> Iterator[str]:
+        for sub in dependant.dependencies:
+            call = sub.call
+            coroutine = inspect.iscoroutinefunction
+            if call is not None and not coroutine(call) and not coroutine(type(call).__call__):
+                yield getattr(call, "__qualname__", repr(call))
+            yield from sync_calls(sub)
+
+    hot = {("GET", "/v1/clients"), ("GET", "/v1/clients/{client_id}"), ("POST", "/v1/clients")}
+    routes = [
+        route
+        for route in app.routes
+        if isinstance(route, APIRoute) and any((m, route.path) in hot for m in route.methods or ())
+    ]
+    assert len(routes) == 3
+    assert [name for route in routes for name in sync_calls(route.dependant)] == []
+
+
+def test_page_shape_and_values_split_a_page_into_its_statement_and_its_values() -> None:
+    at = dt.datetime(2026, 12, 1, 9, 30, tzinfo=dt.UTC)
+    row_id = uuid.uuid4()
+    first = PageParams(limit=50, after=None, updated_since=None)
+    later = PageParams(limit=10, after=(at, row_id), updated_since=at)
+    assert page_values(first) == {"page_size": 51}
+    assert page_values(later) == {
+        "page_size": 11,
+        "after_at": at,
+        "after_id": row_id,
+        "updated_since": at,
+    }
+    assert page_shape(first) == page_shape(PageParams(limit=7, after=None, updated_since=None))
+    assert page_shape(later) == page_shape(
+        PageParams(limit=200, after=(at + dt.timedelta(days=1), uuid.uuid4()), updated_since=at)
+    )
+    assert page_shape(first) != page_shape(later)
+
+
+async def test_a_list_statement_built_once_runs_each_request_with_its_own_values(
+    client: httpx.AsyncClient, staff: Staff
+) -> None:
+    """The clients' list builds its statement once per shape: values never carry over."""
+    for name in ("Alma Ode", "Brun Ode", "Cleo Vint"):
+        given, family = name.split()
+        body = factories.client(given_name=given, family_name=family)
+        await client.post("/v1/clients", json=body, headers=staff.headers("admin"))
+
+    async def names(**params: Any) -> list[str]:
+        page = await client.get("/v1/clients", params=params, headers=staff.headers("admin"))
+        assert page.status_code == 200, page.text
+        return [item["given_name"] for item in page.json()["items"]]
+
+    built = clients_service._clients_page.cache_info().currsize
+    assert await names(q="ode") == ["Alma", "Brun"]
+    assert await names(q="vint") == ["Cleo"]
+    assert await names(q="alma ode") == ["Alma"]
+    assert await names(q="brun ode") == ["Brun"]
+    one = await client.get("/v1/clients?limit=1", headers=staff.headers("admin"))
+    cursor = one.json()["next_cursor"]
+    assert await names(limit=1, cursor=cursor) == ["Brun"]
+    second = await client.get(
+        f"/v1/clients?limit=1&cursor={cursor}", headers=staff.headers("admin")
+    )
+    assert await names(limit=1, cursor=second.json()["next_cursor"]) == ["Cleo"]
+    assert clients_service._clients_page.cache_info().currsize <= built + 4
