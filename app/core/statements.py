@@ -14,7 +14,9 @@ SQLAlchemy Core and run them here instead of through the ORM session:
 
 Either way the rows come back as plain dicts keyed by column name, so the callers are the same
 on both databases. Statements use named `bindparam`s or literal values, never expanding `IN`
-lists: the compiled SQL of a shape is reused for every request.
+lists: the compiled SQL of a shape is reused for every request. A column matched against a list
+of values is `any_of(column, name)`: one array parameter on PostgreSQL, whatever the number of
+values.
 """
 
 from __future__ import annotations
@@ -24,11 +26,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Executable
+from sqlalchemy import Boolean, ColumnElement, Executable, Float, Numeric, bindparam
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.type_api import TypeEngine
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from app.core.db import read_only_transaction
 
@@ -40,6 +46,41 @@ _CACHE_SIZE = 500
 observers: list[Callable[[str, Sequence[Any]], None]] = []
 """Called with the SQL and the arguments of each statement run on the driver's connection (on
 PostgreSQL), as SQLAlchemy's `before_cursor_execute` is for the statements it runs."""
+
+
+class _AnyOf(ColumnElement[bool]):
+    """`column = ANY(:name)` on PostgreSQL, `column IN (:name)` (expanded) elsewhere."""
+
+    __visit_name__ = "any_of"
+    inherit_cache = True
+    _is_implicitly_boolean = True
+    _traverse_internals = [
+        ("column", InternalTraversal.dp_clauseelement),
+        ("values", InternalTraversal.dp_clauseelement),
+    ]
+    type = Boolean()
+
+    def __init__(self, column: ColumnElement[Any], name: str) -> None:
+        self.column = column
+        self.values = bindparam(name, type_=ARRAY(column.type))
+
+
+@compiles(_AnyOf, "postgresql")
+def _any_of_postgresql(element: _AnyOf, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(element.column, **kw)
+    return f"{column} = ANY ({compiler.process(element.values, **kw)})"
+
+
+@compiles(_AnyOf)
+def _any_of_elsewhere(element: _AnyOf, compiler: SQLCompiler, **kw: Any) -> str:
+    values = bindparam(element.values.key, type_=element.column.type, expanding=True)
+    return str(compiler.process(element.column.in_(values), **kw))
+
+
+def any_of(column: ColumnElement[Any], name: str) -> ColumnElement[bool]:
+    """The column equals one of the values given as parameter `name` (a list): one compiled
+    SQL for any number of values."""
+    return _AnyOf(column, name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +99,22 @@ class _Plan:
 _PLANS: OrderedDict[Any, _Plan] = OrderedDict()
 
 
+# PostgreSQL's type codes for double precision and numeric
+_FLOAT8, _NUMERIC = 701, 1700
+
+
+def _type_code(type_: TypeEngine[Any]) -> int | None:
+    """The PostgreSQL type a result column of this type arrives as, for the result processors
+    that depend on it: asyncpg hands a float column over as a float and a numeric one as a
+    Decimal, and SQLAlchemy's processors for numbers convert according to that."""
+    affinity = type_._type_affinity
+    if affinity is not None and issubclass(affinity, Float):
+        return _FLOAT8
+    if affinity is not None and issubclass(affinity, Numeric):
+        return _NUMERIC
+    return None
+
+
 def _plan(statement: ClauseElement, dialect: Dialect, key: Any, keys: Sequence[str]) -> _Plan:
     compiled = statement.compile(dialect=dialect, cache_key=key, column_keys=list(keys))
     assert isinstance(compiled, SQLCompiler)
@@ -70,7 +127,8 @@ def _plan(statement: ClauseElement, dialect: Dialect, key: Any, keys: Sequence[s
     readers = tuple(
         (i, reader)
         for i, entry in enumerate(result_columns)
-        if (reader := entry.type._cached_result_processor(dialect, None)) is not None
+        if (reader := entry.type._cached_result_processor(dialect, _type_code(entry.type)))
+        is not None
     )
     return _Plan(
         compiled,
@@ -134,7 +192,7 @@ def _rows(plan: _Plan, records: Sequence[Any]) -> list[Row]:
 
 async def fetch(db: AsyncSession, statement: Executable, **params: Any) -> list[Row]:
     """The rows a statement returns (a SELECT, or a write with RETURNING), as dicts."""
-    dialect = db.bind.dialect
+    dialect = db.get_bind().dialect
     if dialect.name != "postgresql":
         result = await db.execute(statement, params or None)
         return [dict(row) for row in result.mappings()]
@@ -158,7 +216,7 @@ async def fetch_one(db: AsyncSession, statement: Executable, **params: Any) -> R
 
 async def execute(db: AsyncSession, statement: Executable, **params: Any) -> None:
     """A write without result rows, in the request's transaction."""
-    dialect = db.bind.dialect
+    dialect = db.get_bind().dialect
     if dialect.name != "postgresql":
         await db.execute(statement, params or None)
         return

@@ -194,8 +194,13 @@ async def test_referrer_never_reads_another_professionals_referral(
 
 @pytest.mark.parametrize(
     ("status", "opens"),
-    [("pending", False), ("declined", False), ("cancelled", False), ("accepted", True),
-     ("completed", True)],
+    [
+        ("pending", False),
+        ("declined", False),
+        ("cancelled", False),
+        ("accepted", True),
+        ("completed", True),
+    ],
 )
 async def test_only_an_accepted_or_completed_referral_opens_its_summaries(
     client: httpx.AsyncClient,
