@@ -74,7 +74,7 @@ async def referral_for_summary(referral_id: uuid.UUID, db: DbSession, caller: Su
     return referral
 
 
-def report_format(
+async def report_format(  # async: FastAPI would run a plain function in a worker thread
     accept: Annotated[
         str | None,
         Header(
