@@ -26,12 +26,20 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Boolean, ColumnElement, Executable, Float, Numeric, bindparam
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Executable,
+    Float,
+    Numeric,
+    SQLColumnExpression,
+    bindparam,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql import ClauseElement, coercions, roles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.type_api import TypeEngine
 from sqlalchemy.sql.visitors import InternalTraversal
@@ -60,9 +68,9 @@ class _AnyOf(ColumnElement[bool]):
     ]
     type = Boolean()
 
-    def __init__(self, column: ColumnElement[Any], name: str) -> None:
-        self.column = column
-        self.values = bindparam(name, type_=ARRAY(column.type))
+    def __init__(self, column: SQLColumnExpression[Any], name: str) -> None:
+        self.column: ColumnElement[Any] = coercions.expect(roles.ExpressionElementRole, column)
+        self.values = bindparam(name, type_=ARRAY(self.column.type))
 
 
 @compiles(_AnyOf, "postgresql")
@@ -77,7 +85,7 @@ def _any_of_elsewhere(element: _AnyOf, compiler: SQLCompiler, **kw: Any) -> str:
     return str(compiler.process(element.column.in_(values), **kw))
 
 
-def any_of(column: ColumnElement[Any], name: str) -> ColumnElement[bool]:
+def any_of(column: SQLColumnExpression[Any], name: str) -> ColumnElement[bool]:
     """The column equals one of the values given as parameter `name` (a list): one compiled
     SQL for any number of values."""
     return _AnyOf(column, name)
@@ -156,24 +164,80 @@ def _planned(
     return plan, key.bindparams
 
 
+@dataclass(frozen=True, slots=True)
+class _Bound:
+    """A plan with the values one statement object carries itself (its literals) already
+    processed, in order: per call only the caller's parameters are left to fill in."""
+
+    statement: ClauseElement  # held, so that its id is never another statement's while cached
+    plan: _Plan
+    given: tuple[tuple[int, str, _Processor | None], ...]  # (position, parameter, processor)
+    template: tuple[Any, ...]  # the arguments, the caller's still missing
+
+
+_BOUND: OrderedDict[tuple[int, tuple[str, ...]], _Bound] = OrderedDict()
+
+
+def _bound(statement: ClauseElement, dialect: Dialect, params: Mapping[str, Any]) -> _Bound:
+    """The plan of a statement object, found by the object itself: a statement built once (at
+    import) is compiled and its cache key generated once, not on every call."""
+    names = tuple(params)
+    found = _BOUND.get((id(statement), names))
+    if found is not None and found.statement is statement:
+        return found
+    plan, extracted = _planned(statement, dialect, params)
+    if any(bind.callable is not None for bind in plan.compiled.binds.values()):
+        raise ValueError("bind parameters with a callable are not supported here")
+    values = plan.compiled.construct_params(params, extracted_parameters=extracted)
+    assert values is not None
+    given = []
+    template = []
+    for position, (name, binder) in enumerate(zip(plan.names, plan.binders, strict=True)):
+        value = values[name]
+        if name in params:
+            given.append((position, name, binder))
+            value = None
+        elif binder is not None and value is not None:
+            value = binder(value)
+        template.append(value)
+    found = _BOUND[(id(statement), names)] = _Bound(statement, plan, tuple(given), tuple(template))
+    if len(_BOUND) > _CACHE_SIZE:
+        _BOUND.popitem(last=False)
+    return found
+
+
+_DRIVER = "app.core.statements.driver"
+
+
 async def _driver(db: AsyncSession, *, writes: bool) -> Any:
     """The asyncpg connection under the session, in the session's transaction when the request
-    may write."""
-    connection = await db.connection()
-    adapted: Any = (await connection.get_raw_connection()).dbapi_connection
+    may write. The session keeps its connection until its transaction ends: found once per
+    transaction, not on every statement."""
+    transaction = db.sync_session.get_transaction()
+    cached = db.info.get(_DRIVER)
+    if (
+        cached is not None
+        and transaction is not None
+        and cached[0] is transaction
+        and transaction.is_active
+    ):
+        adapted = cached[1]
+    else:
+        connection = await db.connection()
+        adapted = (await connection.get_raw_connection()).dbapi_connection
+        db.info[_DRIVER] = (db.sync_session.get_transaction(), adapted)
     if writes and adapted._transaction is None:
         # what SQLAlchemy's asyncpg adapter does before its first statement
         await adapted._start_transaction()
     return adapted._connection
 
 
-def _arguments(plan: _Plan, extracted: Any, params: Mapping[str, Any]) -> list[Any]:
-    values = plan.compiled.construct_params(params, extracted_parameters=extracted)
-    assert values is not None
-    return [
-        value if binder is None or value is None else binder(value)
-        for binder, value in zip(plan.binders, (values[name] for name in plan.names), strict=True)
-    ]
+def _arguments(bound: _Bound, params: Mapping[str, Any]) -> list[Any]:
+    arguments = list(bound.template)
+    for position, name, binder in bound.given:
+        value = params[name]
+        arguments[position] = value if binder is None or value is None else binder(value)
+    return arguments
 
 
 def _rows(plan: _Plan, records: Sequence[Any]) -> list[Row]:
@@ -190,20 +254,27 @@ def _rows(plan: _Plan, records: Sequence[Any]) -> list[Row]:
     return out
 
 
+def _dialect(db: AsyncSession) -> Dialect:
+    bind = db.bind
+    assert bind is not None
+    return bind.dialect
+
+
 async def fetch(db: AsyncSession, statement: Executable, **params: Any) -> list[Row]:
     """The rows a statement returns (a SELECT, or a write with RETURNING), as dicts."""
-    dialect = db.get_bind().dialect
+    dialect = _dialect(db)
     if dialect.name != "postgresql":
         result = await db.execute(statement, params or None)
         return [dict(row) for row in result.mappings()]
     assert isinstance(statement, ClauseElement)
-    plan, extracted = _planned(statement, dialect, params)
+    bound = _bound(statement, dialect, params)
     driver = await _driver(db, writes=not read_only_transaction.get())
-    arguments = _arguments(plan, extracted, params)
+    arguments = _arguments(bound, params)
+    sql = bound.plan.sql
     for observe in observers:
-        observe(plan.sql, arguments)
-    records = await driver.fetch(plan.sql, *arguments)
-    return _rows(plan, records)
+        observe(sql, arguments)
+    records = await driver.fetch(sql, *arguments)
+    return _rows(bound.plan, records)
 
 
 async def fetch_one(db: AsyncSession, statement: Executable, **params: Any) -> Row | None:
@@ -216,14 +287,15 @@ async def fetch_one(db: AsyncSession, statement: Executable, **params: Any) -> R
 
 async def execute(db: AsyncSession, statement: Executable, **params: Any) -> None:
     """A write without result rows, in the request's transaction."""
-    dialect = db.get_bind().dialect
+    dialect = _dialect(db)
     if dialect.name != "postgresql":
         await db.execute(statement, params or None)
         return
     assert isinstance(statement, ClauseElement)
-    plan, extracted = _planned(statement, dialect, params)
+    bound = _bound(statement, dialect, params)
     driver = await _driver(db, writes=True)
-    arguments = _arguments(plan, extracted, params)
+    arguments = _arguments(bound, params)
+    sql = bound.plan.sql
     for observe in observers:
-        observe(plan.sql, arguments)
-    await driver.execute(plan.sql, *arguments)
+        observe(sql, arguments)
+    await driver.execute(sql, *arguments)
