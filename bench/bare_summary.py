@@ -82,14 +82,7 @@ PRECAUTIONS = (
     "ON p.id = c.clearance_referring_professional_id "
     "WHERE c.client_id = $1 AND c.status = 'active' ORDER BY c.created_at, c.id"
 )
-SIGNERS = (
-    "SELECT id, display_name AS name FROM users WHERE id = ANY($1::uuid[]) UNION ALL "
-    "SELECT id, full_name AS name FROM therapists WHERE id = ANY($1::uuid[])"
-)
-ADDENDA = (
-    "SELECT session_id, count(*) AS addenda FROM addenda WHERE session_id = ANY($1::uuid[]) "
-    "GROUP BY session_id"
-)
+# (the reports' signers and addenda counts are read only for HTML and PDF, as in Careplan)
 
 
 def _json_list(value: Any) -> list[Any]:
@@ -148,13 +141,6 @@ async def care_plan_summary(
         }
         for row in await conn.fetch(PRECAUTIONS, client_id)
     ]
-    # the reports' signers and addenda counts: read by Careplan for every format
-    signer_ids = list({s["signed_by"] for s in sessions if s["signed_by"] is not None})
-    if signer_ids:
-        await conn.fetch(SIGNERS, signer_ids)
-    if sessions:
-        await conn.fetch(ADDENDA, [s["id"] for s in sessions])
-
     completed = sorted(sessions, key=lambda s: (s["scheduled_start"], s["id"]))
     values = sorted(measured, key=lambda m: m.order)
     latest: dict[uuid.UUID, MeasuredValue] = {}

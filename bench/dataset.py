@@ -232,8 +232,11 @@ async def load(
                     "email": f"client{i}@example.org",
                     "phone": f"+44 20 7946 {i % 10000:04d}",
                     "address": f"{i} Harley Street, London",
-                    "emergency_contact": {"name": "Sam", "phone": "+44 20 7946 0000",
-                                          "relationship": "partner"},
+                    "emergency_contact": {
+                        "name": "Sam",
+                        "phone": "+44 20 7946 0000",
+                        "relationship": "partner",
+                    },
                     "notes": "Prefers morning appointments.",
                     "created_at": at,
                     "updated_at": at,

@@ -99,7 +99,9 @@ async def get_care_plan_summary(
     db: DbSession,
     caller: SummaryReader,
 ) -> Response:
-    progress = await service.care_plan_summary(db, plan, utcnow())
+    progress = await service.care_plan_summary(
+        db, plan, utcnow(), notes=report_format is not ReportFormat.json
+    )
     audit.record(
         db, actor(caller), AuditAction.read, CARE_PLAN_SUMMARY, plan["id"], plan["client_id"]
     )
@@ -132,7 +134,9 @@ async def get_referral_summary(
     caller: SummaryReader,
 ) -> Response:
     now = utcnow()
-    progress = await service.referral_summary(db, referral, now)
+    progress = await service.referral_summary(
+        db, referral, now, notes=report_format is not ReportFormat.json
+    )
     audit.record(
         db,
         actor(caller),

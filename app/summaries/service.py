@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from sqlalchemy import and_, bindparam, case, exists, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,14 +32,9 @@ from app.directory.models import ReferringProfessional, Therapist
 from app.referrals.models import Referral
 from app.session_records.models import Addendum, Measurement, SessionRecord
 from app.summaries.schemas import (
-    AdverseEvent,
     CarePlanSummary,
-    GoalProgress,
     MeasurePoint,
-    MeasureSeries,
-    Period,
     ReferralSummary,
-    SessionCounts,
     SummaryClient,
     SummaryPrecaution,
     SummaryProfessional,
@@ -226,9 +221,12 @@ def summarize_care_plan(
     measurements: Iterable[MeasuredValue],
     now: dt.datetime,
     context: PlanContext | None = None,
+    *,
+    notes: bool = True,
 ) -> PlanProgress:
     """A care plan's summary from its rows (as `PLAN`, `CLIENT` and `GOALS` read them); the rows
-    of other plans are ignored. `sessions` and `measurements` are those of signed notes only."""
+    of other plans are ignored. `sessions` and `measurements` are those of signed notes only.
+    The signature of each note (`notes`) is for the reports: a JSON summary goes without."""
     context = context or PlanContext()
     plan_id = plan["id"]
     by_status = {c.status: c for c in counts if c.care_plan_id == plan_id}
@@ -244,64 +242,83 @@ def summarize_care_plan(
     )
     values = sorted((m for m in measurements if m.care_plan_id == plan_id), key=lambda m: m.order)
 
+    # The summary is validated once, as one tree of plain values (one call into pydantic's
+    # core instead of one per goal, point and event); the reports' per-goal points are then
+    # picked out of it.
     latest: dict[uuid.UUID, MeasuredValue] = {}
-    series: dict[str, list[MeasurePoint]] = {}
-    goal_points: dict[uuid.UUID, list[MeasurePoint]] = {}
+    series: dict[str, list[dict[str, Any]]] = {}
+    goal_slots: dict[uuid.UUID, list[tuple[str, int]]] = {}  # goal → (measure, index) of points
     goal_values: dict[uuid.UUID, list[MeasuredValue]] = {}
     for m in values:  # oldest first: the last one seen of a goal is its latest
-        point = MeasurePoint(at=m.at, value=m.value, timing="post" if m.timing == "post" else "pre")
-        series.setdefault(m.measure, []).append(point)
+        points = series.setdefault(m.measure, [])
         if m.goal_id is not None:
             latest[m.goal_id] = m
-            goal_points.setdefault(m.goal_id, []).append(point)
+            goal_slots.setdefault(m.goal_id, []).append((m.measure, len(points)))
             goal_values.setdefault(m.goal_id, []).append(m)
+        points.append(
+            {"at": m.at, "value": m.value, "timing": "post" if m.timing == "post" else "pre"}
+        )
 
-    techniques: Counter[str] = Counter()
+    techniques: dict[str, int] = {}
     for s in completed:
-        techniques.update(set(s.techniques or ()))
+        for technique in set(s.techniques or ()):
+            techniques[technique] = techniques.get(technique, 0) + 1
     assessments = [s.assessment for s in completed if _text(s.assessment)]
     plans = [s.plan for s in completed if _text(s.plan)]
 
     therapist_id = plan["primary_therapist_id"]
-    summary = CarePlanSummary(
-        care_plan_id=plan_id,
-        title=plan["title"],
-        kind=plan["kind"],
-        status=plan["status"],
-        client=summary_client(client),
-        therapist=context.therapists.get(therapist_id) if therapist_id is not None else None,
-        referrals=context.referrals.get(plan_id, []),
-        precautions=context.precautions,
-        period=Period(start=plan["start_date"], end=plan["end_date"]),
-        sessions=SessionCounts(
-            planned=plan["planned_sessions"],
-            completed=count(COMPLETED),
-            cancelled=count("cancelled"),
-            no_show=count("no_show"),
-            upcoming=scheduled.ahead if scheduled else 0,
-            awaiting_signature=by_status[COMPLETED].unsigned if COMPLETED in by_status else 0,
-        ),
-        goals=[
-            _goal_progress(g, latest.get(g["id"]), goal_values.get(g["id"], []))
-            for g in goals
-            if g["care_plan_id"] == plan_id
-        ],
-        measures=[MeasureSeries(measure=name, points=points) for name, points in series.items()],
-        techniques=dict(sorted(techniques.items(), key=lambda item: (-item[1], item[0]))),
-        latest_assessment=assessments[-1] if assessments else None,
-        latest_plan=plans[-1] if plans else None,
-        adverse_events=[
-            AdverseEvent(
-                session_id=s.id,
-                date=s.scheduled_start.astimezone(dt.UTC).date(),
-                description=s.adverse_event,
-            )
-            for s in completed
-            if s.adverse_event is not None and _text(s.adverse_event)
-        ],
-        generated_at=now,
+    summary = CarePlanSummary.model_validate(
+        {
+            "care_plan_id": plan_id,
+            "title": plan["title"],
+            "kind": plan["kind"],
+            "status": plan["status"],
+            "client": summary_client(client),
+            "therapist": (
+                context.therapists.get(therapist_id) if therapist_id is not None else None
+            ),
+            "referrals": context.referrals.get(plan_id, []),
+            "precautions": context.precautions,
+            "period": {"start": plan["start_date"], "end": plan["end_date"]},
+            "sessions": {
+                "planned": plan["planned_sessions"],
+                "completed": count(COMPLETED),
+                "cancelled": count("cancelled"),
+                "no_show": count("no_show"),
+                "upcoming": scheduled.ahead if scheduled else 0,
+                "awaiting_signature": (
+                    by_status[COMPLETED].unsigned if COMPLETED in by_status else 0
+                ),
+            },
+            "goals": [
+                _goal_progress(g, latest.get(g["id"]), goal_values.get(g["id"], []))
+                for g in goals
+                if g["care_plan_id"] == plan_id
+            ],
+            "measures": [{"measure": name, "points": points} for name, points in series.items()],
+            "techniques": dict(sorted(techniques.items(), key=lambda item: (-item[1], item[0]))),
+            "latest_assessment": assessments[-1] if assessments else None,
+            "latest_plan": plans[-1] if plans else None,
+            "adverse_events": [
+                {
+                    "session_id": s.id,
+                    "date": s.scheduled_start.astimezone(dt.UTC).date(),
+                    "description": s.adverse_event,
+                }
+                for s in completed
+                if s.adverse_event is not None and _text(s.adverse_event)
+            ],
+            "generated_at": now,
+        }
     )
-    notes = [
+    validated = {m.measure: m.points for m in summary.measures}
+    goal_points = {
+        goal_id: [validated[measure][i] for measure, i in slots]
+        for goal_id, slots in goal_slots.items()
+    }
+    if not notes:
+        return PlanProgress(summary, goal_points)
+    signed = [
         SignedNote(
             session_id=s.id,
             date=s.scheduled_start.astimezone(dt.UTC).date(),
@@ -311,31 +328,32 @@ def summarize_care_plan(
         )
         for s in completed
     ]
-    return PlanProgress(summary, goal_points, notes)
+    return PlanProgress(summary, goal_points, signed)
 
 
 def _goal_progress(
     goal: Row, latest: MeasuredValue | None, values: Sequence[MeasuredValue]
-) -> GoalProgress:
+) -> dict[str, Any]:
+    """A goal's progress, as the values of a `GoalProgress`."""
     value = latest.value if latest else None
     measure, baseline, target = goal["measure"], goal["baseline_value"], goal["target_value"]
     mcid = measures.minimal_important_change(measure, goal["mcid"])
-    return GoalProgress(
-        id=goal["id"],
-        description=goal["description"],
-        measure=measure,
-        unit=measures.goal_unit(measure, goal["unit"]),
-        baseline_value=baseline,
-        target_value=target,
-        latest_value=value,
-        latest_at=latest.at if latest else None,
-        progress_percent=progress_percent(baseline, target, value),
-        minimal_important_change=mcid,
-        clinically_important=clinically_important(measure, baseline, target, value, mcid),
-        lasting_change=lasting_change(values),
-        immediate_change=immediate_change(values),
-        status=goal["status"],
-    )
+    return {
+        "id": goal["id"],
+        "description": goal["description"],
+        "measure": measure,
+        "unit": measures.goal_unit(measure, goal["unit"]),
+        "baseline_value": baseline,
+        "target_value": target,
+        "latest_value": value,
+        "latest_at": latest.at if latest else None,
+        "progress_percent": progress_percent(baseline, target, value),
+        "minimal_important_change": mcid,
+        "clinically_important": clinically_important(measure, baseline, target, value, mcid),
+        "lasting_change": lasting_change(values),
+        "immediate_change": immediate_change(values),
+        "status": goal["status"],
+    }
 
 
 def summary_client(client: Row) -> SummaryClient:
@@ -543,10 +561,11 @@ REFERRING_PROFESSIONAL_NAME = select(ReferringProfessional.full_name).where(
 
 
 async def _summaries(
-    db: AsyncSession, client: Row, plans: Sequence[Row], now: dt.datetime
+    db: AsyncSession, client: Row, plans: Sequence[Row], now: dt.datetime, *, notes: bool
 ) -> list[PlanProgress]:
     """The summaries of some plans of one client: a fixed number of queries, whatever the
-    number of plans, goals, sessions or measurements."""
+    number of plans, goals, sessions or measurements; two more with the signatures of the
+    notes (`notes`, for the reports)."""
     if not plans:
         return []
     plan_ids = [p["id"] for p in plans]
@@ -574,9 +593,11 @@ async def _summaries(
         MeasuredValue(*row.values())
         for row in await statements.fetch(db, MEASUREMENTS, plan_ids=plan_ids, client_id=client_id)
     ]
-    context = await _context(db, client_id, plans, sessions)
+    context = await _context(db, client_id, plans, sessions, notes=notes)
     return [
-        summarize_care_plan(plan, client, goals, counts, sessions, measurements, now, context)
+        summarize_care_plan(
+            plan, client, goals, counts, sessions, measurements, now, context, notes=notes
+        )
         for plan in plans
     ]
 
@@ -594,9 +615,11 @@ async def _context(
     client_id: uuid.UUID,
     plans: Sequence[Row],
     sessions: Sequence[CompletedSession],
+    *,
+    notes: bool,
 ) -> PlanContext:
-    """The therapists, referrals, precautions, signers and addenda counts of some plans: six
-    queries at most, whatever their number."""
+    """The therapists, referrals and precautions of some plans, and with `notes` the signers
+    and addenda counts of their notes: six queries at most, whatever their number."""
     plan_ids = [p["id"] for p in plans]
     therapist_ids = list(
         {p["primary_therapist_id"] for p in plans if p["primary_therapist_id"] is not None}
@@ -644,13 +667,13 @@ async def _context(
         for row in await statements.fetch(db, PRECAUTIONS, client_id=client_id)
     ]
 
-    signer_ids = list({s.signed_by for s in sessions if s.signed_by is not None})
+    signer_ids = list({s.signed_by for s in sessions if s.signed_by is not None} if notes else ())
     signers: dict[uuid.UUID, str] = {}
     addenda: dict[uuid.UUID, int] = {}
     if signer_ids:
         for row in await statements.fetch(db, SIGNERS, person_ids=signer_ids):
             signers.setdefault(row["id"], row["name"])
-    if sessions:
+    if notes and sessions:
         for row in await statements.fetch(db, ADDENDA, session_ids=[s.id for s in sessions]):
             addenda[row["session_id"]] = row["addenda"]
     return PlanContext(therapists, referrals, precautions, signers, addenda)
@@ -668,21 +691,26 @@ async def _client(db: AsyncSession, client_id: uuid.UUID | None) -> Row:
     return client
 
 
-async def care_plan_summary(db: AsyncSession, plan: Row, now: dt.datetime) -> PlanProgress:
-    """The summary of a plan as `PLAN` reads it."""
+async def care_plan_summary(
+    db: AsyncSession, plan: Row, now: dt.datetime, *, notes: bool
+) -> PlanProgress:
+    """The summary of a plan as `PLAN` reads it; with `notes`, the signature of each note
+    (for the reports)."""
     client = await _client(db, plan["client_id"])
-    (progress,) = await _summaries(db, client, [plan], now)
+    (progress,) = await _summaries(db, client, [plan], now, notes=notes)
     return progress
 
 
-async def referral_summary(db: AsyncSession, referral: Row, now: dt.datetime) -> ReferralProgress:
+async def referral_summary(
+    db: AsyncSession, referral: Row, now: dt.datetime, *, notes: bool
+) -> ReferralProgress:
     """The summaries of the referral's (as `REFERRAL` reads it) non-archived care plans, oldest
-    plan first."""
+    plan first; with `notes`, the signature of each note (for the reports)."""
     client = await _client(db, referral["client_id"])
     plans = await statements.fetch(
         db, REFERRAL_PLANS, referral_id=referral["id"], client_id=referral["client_id"]
     )
-    progress = await _summaries(db, client, plans, now)
+    progress = await _summaries(db, client, plans, now, notes=notes)
     summary = ReferralSummary(
         referral_id=referral["id"],
         referring_professional_id=referral["referring_professional_id"],
