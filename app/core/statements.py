@@ -255,7 +255,8 @@ def _rows(plan: _Plan, records: Sequence[Any]) -> list[Row]:
 
 
 def _dialect(db: AsyncSession) -> Dialect:
-    bind = db.bind
+    # the synchronous session's bind: the asynchronous one's is a proxy looked up on each read
+    bind = db.sync_session.bind
     assert bind is not None
     return bind.dialect
 
