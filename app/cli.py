@@ -500,6 +500,7 @@ def import_clients(
     pregnancy_due_date,notes (any order). Every row is checked first; a client already present
     (same names and date of birth) is skipped."""
     from app.clients import csv_import  # the commands import what they use: `serve` starts fast
+
     try:
         parsed = csv_import.read_clients_csv(file)
     except csv_import.ImportFileError as error:
@@ -539,6 +540,7 @@ def export_folder(
     manifest.json with each file's row count and SHA-256."""
     from app.export import files as export_files
     from app.export import service as export_service
+
     try:
         chosen = export_service.parse_resources(resources)
     except ValueError as error:
@@ -574,6 +576,7 @@ def demo(
     from app import demo as demo_clinic
     from app.clients.models import Client
     from app.main import create_app
+
     settings = _load_settings()
     _migrate(command.upgrade, settings.database_url, "head", own_logging=True)
     started = time.perf_counter()

@@ -392,9 +392,7 @@ async def _plan_with_sessions(
         clinic.sessions += 1
         clinic.warnings += len(session["warnings"])
         if week < WEEKS - 1:  # the latest note stays a draft, as on a real Monday morning
-            last_signed = await therapist["api"].send(
-                "POST", f"/v1/sessions/{session['id']}/sign"
-            )
+            last_signed = await therapist["api"].send("POST", f"/v1/sessions/{session['id']}/sign")
             clinic.signed += 1
     if index == 0 and last_signed is not None:
         await therapist["api"].send(

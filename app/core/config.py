@@ -64,6 +64,7 @@ class Settings(BaseSettings):
         if self.webhook_allow_private is not None:
             return self.webhook_allow_private
         return self.environment != "production"
+
     cors_origins_setting: str = Field(default="", alias="CAREPLAN_CORS_ORIGINS")
 
     @field_validator("secret_key")

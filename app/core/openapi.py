@@ -184,9 +184,7 @@ def _operation_outcome_response(status: int, description: str | None) -> dict[st
     text = description if description and description not in _DEFAULT_DESCRIPTIONS else None
     return {
         "description": text or _DESCRIPTIONS.get(status, "Error"),
-        "content": {
-            FHIR_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/OperationOutcome"}}
-        },
+        "content": {FHIR_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/OperationOutcome"}}},
     }
 
 

@@ -50,9 +50,16 @@ async def test_reads_answered_before_a_kill_are_all_recorded(
     headers = {"Authorization": f"Bearer {made.stdout.strip().splitlines()[-1]}"}
     port = free_port()
     process = await asyncio.create_subprocess_exec(
-        str(CAREPLAN), "serve", "--port", str(port), cwd=tmp_path, env=command_env(url),
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL, start_new_session=True,
+        str(CAREPLAN),
+        "serve",
+        "--port",
+        str(port),
+        cwd=tmp_path,
+        env=command_env(url),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+        start_new_session=True,
     )
     answered: list[str] = []
     try:

@@ -77,9 +77,7 @@ def _claims(secret: str, **overrides: Any) -> str:
     return jwt.encode({k: v for k, v in claims.items() if v is not None}, secret, JWT_ALGORITHM)
 
 
-async def test_expired_token_is_401(
-    client: httpx.AsyncClient, app: FastAPI, staff: Staff
-) -> None:
+async def test_expired_token_is_401(client: httpx.AsyncClient, app: FastAPI, staff: Staff) -> None:
     secret = app.state.secret_key
     user = await _new_user(client, staff)
     caller = Caller("user", uuid.UUID(user["id"]), Role.front_desk)
