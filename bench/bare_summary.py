@@ -212,7 +212,8 @@ async def _referrals(
     used: dict[uuid.UUID, int] = {}
     if linked:
         referral_ids = list({row["id"] for row in linked})
-        used = dict(await conn.fetch(SESSIONS_USED, referral_ids, client_id))  # type: ignore[arg-type]
+        for row in await conn.fetch(SESSIONS_USED, referral_ids, client_id):
+            used[row["referral_id"]] = row["sessions"]
     return [
         {
             "id": row["id"],
