@@ -28,23 +28,17 @@ from app.summaries.service import (
 COMPLETED, SCHEDULED, SIGNED, ACTIVE = "completed", "scheduled", "signed", "active"
 
 PLAN = (
-    "SELECT client_id, primary_therapist_id, title, kind, status, start_date, end_date, "
-    "planned_sessions, sessions_per_week, coordinated_care, notes, id, created_at, updated_at, "
-    "version, archived_at FROM care_plans WHERE id = $1"
+    "SELECT id, client_id, primary_therapist_id, title, kind, status, start_date, end_date, "
+    "planned_sessions, archived_at FROM care_plans WHERE id = $1"
 )
-CLIENT = (
-    "SELECT given_name, family_name, date_of_birth, email, phone, address, emergency_contact, "
-    "pregnancy_due_date, notes, id, created_at, updated_at, version, archived_at "
-    "FROM clients WHERE id = $1"
-)
+CLIENT = "SELECT id, given_name, family_name, date_of_birth FROM clients WHERE id = $1"
+# Careplan's statements take a list of plans (a referral's summary has several): one here
 GOALS = (
-    "SELECT care_plan_id, description, measure, measure_label, unit, baseline_value, "
-    "target_value, target_date, mcid, status, id, created_at, updated_at, version, archived_at "
-    "FROM goals WHERE care_plan_id = $1 AND archived_at IS NULL "
+    "SELECT id, care_plan_id, description, measure, unit, baseline_value, target_value, mcid, "
+    "status FROM goals WHERE care_plan_id = ANY($1::uuid[]) AND archived_at IS NULL "
     "ORDER BY created_at, id"
 )
-# one plan: Careplan's `care_plan_id IN ($1)` is `care_plan_id = $1` to PostgreSQL
-SESSIONS_OF = "care_plan_id = $1 AND client_id = $2 AND archived_at IS NULL"
+SESSIONS_OF = "care_plan_id = ANY($1::uuid[]) AND client_id = $2 AND archived_at IS NULL"
 COUNTS = (
     "SELECT care_plan_id, status, count(*) AS sessions, "
     "sum(CASE WHEN scheduled_start >= $3 THEN 1 ELSE 0 END) AS ahead, "
@@ -60,50 +54,35 @@ SESSIONS = (
 MEASUREMENTS = (
     "SELECT m.session_id, s.care_plan_id, s.scheduled_start, m.goal_id, m.measure, m.value, "
     "m.timing, m.position FROM measurements m JOIN session_records s ON s.id = m.session_id "
-    "WHERE s.care_plan_id = $1 AND s.client_id = $2 AND s.archived_at IS NULL "
+    "WHERE s.care_plan_id = ANY($1::uuid[]) AND s.client_id = $2 AND s.archived_at IS NULL "
     "AND s.status = 'completed' AND s.note_status = 'signed' AND m.client_id = $2"
 )
-THERAPISTS = (
-    "SELECT full_name, email, phone, license_number, license_region, license_expires_on, "
-    "credentials, certifications, active, id, created_at, updated_at, version, archived_at "
-    "FROM therapists WHERE id = $1"
-)
+THERAPISTS = "SELECT id, full_name, credentials FROM therapists WHERE id = ANY($1::uuid[])"
 PROFESSIONAL = (
-    "p.full_name AS p_full_name, p.discipline AS p_discipline, p.organization, p.email, p.phone, "
-    "p.fax, p.registration_number, p.active, p.id AS p_id, p.created_at AS p_created_at, "
-    "p.updated_at AS p_updated_at, p.version AS p_version, p.archived_at AS p_archived_at"
+    "p.id AS professional_id, p.full_name AS professional_full_name, "
+    "p.discipline AS professional_discipline"
 )
 REFERRALS = (
-    "SELECT l.care_plan_id, r.client_id, r.patient, r.referring_professional_id, r.received_on, "
-    "r.reason, r.diagnosis_codes, r.diagnosis_text, r.authorized_sessions, r.valid_until, "
-    "r.precautions_note, r.status, r.id, r.created_at, r.updated_at, r.version, r.archived_at, "
-    f"{PROFESSIONAL} FROM care_plan_referrals l JOIN referrals r ON r.id = l.referral_id "
+    "SELECT l.care_plan_id, r.id, r.reason, r.diagnosis_codes, r.diagnosis_text, "
+    f"r.authorized_sessions, r.valid_until, {PROFESSIONAL} "
+    "FROM care_plan_referrals l JOIN referrals r ON r.id = l.referral_id "
     "JOIN referring_professionals p ON p.id = r.referring_professional_id "
-    "WHERE l.care_plan_id = $1 AND r.archived_at IS NULL "
+    "WHERE l.care_plan_id = ANY($1::uuid[]) AND r.archived_at IS NULL "
     "ORDER BY r.received_on, r.created_at, r.id"
 )
 SESSIONS_USED = (
-    "SELECT l.referral_id, count(DISTINCT s.id) FROM care_plan_referrals l "
+    "SELECT l.referral_id, count(DISTINCT s.id) AS sessions FROM care_plan_referrals l "
     "JOIN session_records s ON s.care_plan_id = l.care_plan_id "
     "WHERE l.referral_id = ANY($1::uuid[]) AND s.client_id = $2 AND s.status = 'completed' "
     "AND s.archived_at IS NULL GROUP BY l.referral_id"
 )
 PRECAUTIONS = (
-    "SELECT c.client_id, c.category, c.severity, c.body_regions, c.description, c.status, "
-    "c.requires_clearance, c.clearance_referring_professional_id, c.cleared_on, "
-    f"c.clearance_note, c.id, c.created_at, c.updated_at, c.version, {PROFESSIONAL} "
+    f"SELECT c.category, c.severity, c.body_regions, c.cleared_on, {PROFESSIONAL} "
     "FROM precautions c LEFT OUTER JOIN referring_professionals p "
     "ON p.id = c.clearance_referring_professional_id "
     "WHERE c.client_id = $1 AND c.status = 'active' ORDER BY c.created_at, c.id"
 )
-SIGNERS = (
-    "SELECT id, display_name AS name FROM users WHERE id = ANY($1::uuid[]) UNION ALL "
-    "SELECT id, full_name AS name FROM therapists WHERE id = ANY($1::uuid[])"
-)
-ADDENDA = (
-    "SELECT session_id, count(*) FROM addenda WHERE session_id = ANY($1::uuid[]) "
-    "GROUP BY session_id"
-)
+# (the reports' signers and addenda counts are read only for HTML and PDF, as in Careplan)
 
 
 def _json_list(value: Any) -> list[Any]:
@@ -113,7 +92,11 @@ def _json_list(value: Any) -> list[Any]:
 
 
 def _professional(row: asyncpg.Record) -> dict[str, Any]:
-    return {"id": row["p_id"], "full_name": row["p_full_name"], "discipline": row["p_discipline"]}
+    return {
+        "id": row["professional_id"],
+        "full_name": row["professional_full_name"],
+        "discipline": row["professional_discipline"],
+    }
 
 
 def _float(value: float | None) -> float | None:
@@ -134,37 +117,30 @@ async def care_plan_summary(
 ) -> dict[str, Any]:
     """The summary of one plan, as the dict Careplan's `CarePlanSummary` serializes to."""
     client = await conn.fetchrow(CLIENT, plan["client_id"])
-    plan_id, client_id = plan["id"], client["id"]
-    goals = await conn.fetch(GOALS, plan_id)
-    counts = {r["status"]: r for r in await conn.fetch(COUNTS, plan_id, client_id, now)}
-    sessions = await conn.fetch(SESSIONS, plan_id, client_id)
-    measured = [MeasuredValue(*row) for row in await conn.fetch(MEASUREMENTS, plan_id, client_id)]
+    plan_ids, client_id = [plan["id"]], client["id"]
+    goals = await conn.fetch(GOALS, plan_ids)
+    counts = {r["status"]: r for r in await conn.fetch(COUNTS, plan_ids, client_id, now)}
+    sessions = await conn.fetch(SESSIONS, plan_ids, client_id)
+    measured = [MeasuredValue(*row) for row in await conn.fetch(MEASUREMENTS, plan_ids, client_id)]
     therapist = None
     if plan["primary_therapist_id"] is not None:
-        for row in await conn.fetch(THERAPISTS, plan["primary_therapist_id"]):
+        for row in await conn.fetch(THERAPISTS, [plan["primary_therapist_id"]]):
             therapist = {
                 "id": row["id"],
                 "full_name": row["full_name"],
                 "credentials": _json_list(row["credentials"]),
             }
-    referrals = await _referrals(conn, plan_id, client_id)
+    referrals = await _referrals(conn, plan_ids, client_id)
     precautions = [
         {
             "category": row["category"],
             "severity": row["severity"],
             "body_regions": _json_list(row["body_regions"]),
             "cleared_on": row["cleared_on"],
-            "cleared_by": _professional(row) if row["p_id"] is not None else None,
+            "cleared_by": _professional(row) if row["professional_id"] is not None else None,
         }
         for row in await conn.fetch(PRECAUTIONS, client_id)
     ]
-    # the reports' signers and addenda counts: read by Careplan for every format
-    signer_ids = list({s["signed_by"] for s in sessions if s["signed_by"] is not None})
-    if signer_ids:
-        await conn.fetch(SIGNERS, signer_ids)
-    if sessions:
-        await conn.fetch(ADDENDA, [s["id"] for s in sessions])
-
     completed = sorted(sessions, key=lambda s: (s["scheduled_start"], s["id"]))
     values = sorted(measured, key=lambda m: m.order)
     latest: dict[uuid.UUID, MeasuredValue] = {}
@@ -230,13 +206,14 @@ async def care_plan_summary(
 
 
 async def _referrals(
-    conn: asyncpg.Connection, plan_id: uuid.UUID, client_id: uuid.UUID
+    conn: asyncpg.Connection, plan_ids: list[uuid.UUID], client_id: uuid.UUID
 ) -> list[dict[str, Any]]:
-    linked = await conn.fetch(REFERRALS, plan_id)
+    linked = await conn.fetch(REFERRALS, plan_ids)
     used: dict[uuid.UUID, int] = {}
     if linked:
         referral_ids = list({row["id"] for row in linked})
-        used = dict(await conn.fetch(SESSIONS_USED, referral_ids, client_id))  # type: ignore[arg-type]
+        for row in await conn.fetch(SESSIONS_USED, referral_ids, client_id):
+            used[row["referral_id"]] = row["sessions"]
     return [
         {
             "id": row["id"],

@@ -113,6 +113,7 @@ def server(argv: list[str], env: dict[str, str], port: int, cwd: Path) -> Iterat
         deadline = time.monotonic() + 60
         while True:
             if process.poll() is not None:
+                assert process.stderr is not None  # stderr=PIPE
                 raise RuntimeError(f"{argv[0]} exited: {process.stderr.read().decode()[-2000:]}")
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/health", timeout=1)

@@ -188,8 +188,8 @@ async def list_consents(db: AsyncSession, client: Client, page: PageParams) -> l
 def consent_is_active(
     client_id: SQLColumnExpression[uuid.UUID] | SQLColumnExpression[uuid.UUID | None] | uuid.UUID,
     kind: ConsentKind,
-    today: dt.date,
-    professional_id: uuid.UUID | None = None,
+    today: dt.date | ColumnElement[dt.date],
+    professional_id: uuid.UUID | ColumnElement[uuid.UUID] | None = None,
 ) -> ColumnElement[bool]:
     """The client holds an active consent of this kind (naming the professional, when one is
     given): granted, not expired and not revoked today (the SQL form of `ConsentRead.active`)."""
@@ -207,10 +207,11 @@ def consent_is_active(
 
 def sharing_consent_is_active(
     client_id: SQLColumnExpression[uuid.UUID] | SQLColumnExpression[uuid.UUID | None] | uuid.UUID,
-    professional_id: uuid.UUID,
-    today: dt.date,
+    professional_id: uuid.UUID | ColumnElement[uuid.UUID],
+    today: dt.date | ColumnElement[dt.date],
 ) -> ColumnElement[bool]:
-    """The client holds an active `share_with_referrer` consent naming the professional."""
+    """The client holds an active `share_with_referrer` consent naming the professional (values,
+    or `bindparam`s for a statement built once)."""
     return consent_is_active(client_id, ConsentKind.share_with_referrer, today, professional_id)
 
 

@@ -14,7 +14,9 @@ SQLAlchemy Core and run them here instead of through the ORM session:
 
 Either way the rows come back as plain dicts keyed by column name, so the callers are the same
 on both databases. Statements use named `bindparam`s or literal values, never expanding `IN`
-lists: the compiled SQL of a shape is reused for every request.
+lists: the compiled SQL of a shape is reused for every request. A column matched against a list
+of values is `any_of(column, name)`: one array parameter on PostgreSQL, whatever the number of
+values.
 """
 
 from __future__ import annotations
@@ -25,14 +27,26 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-from sqlalchemy import Executable, event
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Executable,
+    Float,
+    Numeric,
+    SQLColumnExpression,
+    bindparam,
+    event,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql import ClauseElement, coercions, roles
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.types import ARRAY, TypeEngine
+from sqlalchemy.sql.type_api import TypeEngine
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from app.core.db import read_only_transaction
 
@@ -46,22 +60,71 @@ observers: list[Callable[[str, Sequence[Any]], None]] = []
 PostgreSQL), as SQLAlchemy's `before_cursor_execute` is for the statements it runs."""
 
 
+class _AnyOf(ColumnElement[bool]):
+    """`column = ANY(:name)` on PostgreSQL, `column IN (:name)` (expanded) elsewhere."""
+
+    __visit_name__ = "any_of"
+    inherit_cache = True
+    _is_implicitly_boolean = True
+    _traverse_internals = [
+        ("column", InternalTraversal.dp_clauseelement),
+        ("values", InternalTraversal.dp_clauseelement),
+    ]
+    type = Boolean()
+
+    def __init__(self, column: SQLColumnExpression[Any], name: str) -> None:
+        self.column: ColumnElement[Any] = coercions.expect(roles.ExpressionElementRole, column)
+        self.values = bindparam(name, type_=ARRAY(self.column.type))
+
+
+@compiles(_AnyOf, "postgresql")
+def _any_of_postgresql(element: _AnyOf, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(element.column, **kw)
+    return f"{column} = ANY ({compiler.process(element.values, **kw)})"
+
+
+@compiles(_AnyOf)
+def _any_of_elsewhere(element: _AnyOf, compiler: SQLCompiler, **kw: Any) -> str:
+    values = bindparam(element.values.key, type_=element.column.type, expanding=True)
+    return str(compiler.process(element.column.in_(values), **kw))
+
+
+def any_of(column: SQLColumnExpression[Any], name: str) -> ColumnElement[bool]:
+    """The column equals one of the values given as parameter `name` (a list): one compiled
+    SQL for any number of values."""
+    return _AnyOf(column, name)
+
+
 @dataclass(frozen=True, slots=True)
 class _Plan:
     """One statement shape compiled for PostgreSQL: its SQL, the order of its parameters with
-    their bind processors, and its result columns with their result processors. `given`: the
-    caller's parameters name every parameter (no literal value of the statement to fill in)."""
+    their bind processors, and its result columns with their result processors."""
 
     compiled: SQLCompiler
     sql: str
     names: tuple[str, ...]
-    given: bool
     binders: tuple[_Processor | None, ...]
     columns: tuple[str, ...]
     readers: tuple[tuple[int, _Processor], ...]
 
 
 _PLANS: OrderedDict[Any, _Plan] = OrderedDict()
+
+
+# PostgreSQL's type codes for double precision and numeric
+_FLOAT8, _NUMERIC = 701, 1700
+
+
+def _type_code(type_: TypeEngine[Any]) -> int | None:
+    """The PostgreSQL type a result column of this type arrives as, for the result processors
+    that depend on it: asyncpg hands a float column over as a float and a numeric one as a
+    Decimal, and SQLAlchemy's processors for numbers convert according to that."""
+    affinity = type_._type_affinity
+    if affinity is not None and issubclass(affinity, Float):
+        return _FLOAT8
+    if affinity is not None and issubclass(affinity, Numeric):
+        return _NUMERIC
+    return None
 
 
 def _plan(statement: ClauseElement, dialect: Dialect, key: Any, keys: Sequence[str]) -> _Plan:
@@ -76,13 +139,13 @@ def _plan(statement: ClauseElement, dialect: Dialect, key: Any, keys: Sequence[s
     readers = tuple(
         (i, reader)
         for i, entry in enumerate(result_columns)
-        if (reader := entry.type._cached_result_processor(dialect, None)) is not None
+        if (reader := entry.type._cached_result_processor(dialect, _type_code(entry.type)))
+        is not None
     )
     return _Plan(
         compiled,
         compiled.string,
         names,
-        set(names) <= set(keys),
         binders,
         tuple(entry.keyname for entry in result_columns),
         readers,
@@ -112,6 +175,48 @@ def _planned(
         if len(_PLANS) > _CACHE_SIZE:
             _PLANS.popitem(last=False)
     return plan, key.bindparams
+
+
+@dataclass(frozen=True, slots=True)
+class _Bound:
+    """A plan with the values one statement object carries itself (its literals) already
+    processed, in order: per call only the caller's parameters are left to fill in."""
+
+    statement: ClauseElement  # held, so that its id is never another statement's while cached
+    plan: _Plan
+    given: tuple[tuple[int, str, _Processor | None], ...]  # (position, parameter, processor)
+    template: tuple[Any, ...]  # the arguments, the caller's still missing
+
+
+_BOUND: OrderedDict[tuple[int, tuple[str, ...]], _Bound] = OrderedDict()
+
+
+def _bound(statement: ClauseElement, dialect: Dialect, params: Mapping[str, Any]) -> _Bound:
+    """The plan of a statement object, found by the object itself: a statement built once (at
+    import) is compiled and its cache key generated once, not on every call."""
+    names = tuple(params)
+    found = _BOUND.get((id(statement), names))
+    if found is not None and found.statement is statement:
+        return found
+    plan, extracted = _planned(statement, dialect, params)
+    if any(bind.callable is not None for bind in plan.compiled.binds.values()):
+        raise ValueError("bind parameters with a callable are not supported here")
+    values = plan.compiled.construct_params(params, extracted_parameters=extracted)
+    assert values is not None
+    given = []
+    template = []
+    for position, (name, binder) in enumerate(zip(plan.names, plan.binders, strict=True)):
+        value = values[name]
+        if name in params:
+            given.append((position, name, binder))
+            value = None
+        elif binder is not None and value is not None:
+            value = binder(value)
+        template.append(value)
+    found = _BOUND[(id(statement), names)] = _Bound(statement, plan, tuple(given), tuple(template))
+    if len(_BOUND) > _CACHE_SIZE:
+        _BOUND.popitem(last=False)
+    return found
 
 
 _DRIVER = "careplan.statements.driver"
@@ -167,15 +272,12 @@ async def _run(
         raise
 
 
-def _arguments(plan: _Plan, extracted: Any, params: Mapping[str, Any]) -> Sequence[Any]:
-    values: Mapping[str, Any] | None = params
-    if not plan.given:
-        values = plan.compiled.construct_params(params, extracted_parameters=extracted)
-    assert values is not None
-    return [
-        value if binder is None or value is None else binder(value)
-        for binder, value in zip(plan.binders, (values[name] for name in plan.names), strict=True)
-    ]
+def _arguments(bound: _Bound, params: Mapping[str, Any]) -> list[Any]:
+    arguments = list(bound.template)
+    for position, name, binder in bound.given:
+        value = params[name]
+        arguments[position] = value if binder is None or value is None else binder(value)
+    return arguments
 
 
 def _rows(plan: _Plan, records: Sequence[Any]) -> list[Row]:
@@ -199,10 +301,10 @@ async def fetch(db: AsyncSession, statement: Executable, **params: Any) -> list[
         result = await db.execute(statement, params or None)
         return [dict(row) for row in result.mappings()]
     assert isinstance(statement, ClauseElement)
-    plan, extracted = _planned(statement, dialect, params)
+    bound = _bound(statement, dialect, params)
     adapted = await _driver(db, writes=not read_only_transaction.get())
-    records = await _run(adapted, dialect, plan.sql, _arguments(plan, extracted, params), True)
-    return _rows(plan, records)
+    records = await _run(adapted, dialect, bound.plan.sql, _arguments(bound, params), True)
+    return _rows(bound.plan, records)
 
 
 async def fetch_one(db: AsyncSession, statement: Executable, **params: Any) -> Row | None:
@@ -225,6 +327,6 @@ async def execute(
         await db.execute(statement, params or None)
         return
     assert isinstance(statement, ClauseElement)
-    plan, extracted = _planned(statement, dialect, params)
+    bound = _bound(statement, dialect, params)
     adapted = await _driver(db, writes=not alone)
-    await _run(adapted, dialect, plan.sql, _arguments(plan, extracted, params), False)
+    await _run(adapted, dialect, bound.plan.sql, _arguments(bound, params), False)

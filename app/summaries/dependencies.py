@@ -15,13 +15,12 @@ from typing import Annotated
 from fastapi import Depends, Header
 
 from app.auth.dependencies import allow
-from app.care_plans.models import CarePlan
-from app.core import crud
+from app.core import statements
 from app.core.db import utcnow
-from app.core.errors import Conflict, Forbidden, Hidden
+from app.core.errors import Conflict, Forbidden, Hidden, NotFound
 from app.core.routing import DbSession
 from app.core.security import Caller, Role
-from app.referrals.models import Referral
+from app.core.statements import Row
 from app.summaries import service
 from app.summaries.report import ReportFormat, negotiate
 
@@ -42,8 +41,11 @@ def _referrer_of(caller: Caller) -> uuid.UUID | None:
 
 async def care_plan_for_summary(
     care_plan_id: uuid.UUID, db: DbSession, caller: SummaryReader
-) -> CarePlan:
-    plan = await crud.get_or_404(db, CarePlan, care_plan_id, what="care plan")
+) -> Row:
+    """The plan as `service.PLAN` reads it."""
+    plan = await statements.fetch_one(db, service.PLAN, plan_id=care_plan_id)
+    if plan is None or plan["archived_at"] is not None:
+        raise NotFound("No such care plan")
     professional_id = _referrer_of(caller)
     if professional_id is not None and not await service.plan_shared_with(
         db, plan, professional_id, utcnow().date()
@@ -52,26 +54,27 @@ async def care_plan_for_summary(
     return plan
 
 
-async def referral_for_summary(
-    referral_id: uuid.UUID, db: DbSession, caller: SummaryReader
-) -> Referral:
-    referral = await crud.get_or_404(db, Referral, referral_id, what="referral")
+async def referral_for_summary(referral_id: uuid.UUID, db: DbSession, caller: SummaryReader) -> Row:
+    """The referral as `service.REFERRAL` reads it."""
+    referral = await statements.fetch_one(db, service.REFERRAL, referral_id=referral_id)
+    if referral is None or referral["archived_at"] is not None:
+        raise NotFound("No such referral")
     professional_id = _referrer_of(caller)
     if professional_id is not None and (
-        referral.referring_professional_id != professional_id
-        or referral.client_id is None
-        or referral.status not in SHARED_STATUSES
+        referral["referring_professional_id"] != professional_id
+        or referral["client_id"] is None
+        or referral["status"] not in SHARED_STATUSES
         or not await service.client_shares_with(
-            db, referral.client_id, professional_id, utcnow().date()
+            db, referral["client_id"], professional_id, utcnow().date()
         )
     ):
         raise Hidden("No such referral")
-    if referral.client_id is None:
+    if referral["client_id"] is None:
         raise Conflict("This referral is not linked to a client yet: there is nothing to summarise")
     return referral
 
 
-def report_format(
+async def report_format(  # async: FastAPI would run a plain function in a worker thread
     accept: Annotated[
         str | None,
         Header(
@@ -83,6 +86,6 @@ def report_format(
     return negotiate(accept)
 
 
-CarePlanForSummary = Annotated[CarePlan, Depends(care_plan_for_summary)]
-ReferralForSummary = Annotated[Referral, Depends(referral_for_summary)]
+CarePlanForSummary = Annotated[Row, Depends(care_plan_for_summary)]
+ReferralForSummary = Annotated[Row, Depends(referral_for_summary)]
 RequestedFormat = Annotated[ReportFormat, Depends(report_format)]

@@ -99,8 +99,12 @@ async def get_care_plan_summary(
     db: DbSession,
     caller: SummaryReader,
 ) -> Response:
-    progress = await service.care_plan_summary(db, plan, utcnow())
-    audit.record(db, actor(caller), AuditAction.read, CARE_PLAN_SUMMARY, plan.id, plan.client_id)
+    progress = await service.care_plan_summary(
+        db, plan, utcnow(), notes=report_format is not ReportFormat.json
+    )
+    audit.record(
+        db, actor(caller), AuditAction.read, CARE_PLAN_SUMMARY, plan["id"], plan["client_id"]
+    )
     summary = progress.summary
     heading = ReportHeading(
         clinic_name=request.app.state.settings.clinic_name,
@@ -110,7 +114,7 @@ async def get_care_plan_summary(
         shared_under_consent=caller.role is Role.referrer,
     )
     return await _respond(
-        summary, [progress], heading, report_format, caller, f"care-plan-summary-{plan.id}"
+        summary, [progress], heading, report_format, caller, f"care-plan-summary-{plan['id']}"
     )
 
 
@@ -130,21 +134,28 @@ async def get_referral_summary(
     caller: SummaryReader,
 ) -> Response:
     now = utcnow()
-    progress = await service.referral_summary(db, referral, now)
+    progress = await service.referral_summary(
+        db, referral, now, notes=report_format is not ReportFormat.json
+    )
     audit.record(
-        db, actor(caller), AuditAction.read, REFERRAL_SUMMARY, referral.id, referral.client_id
+        db,
+        actor(caller),
+        AuditAction.read,
+        REFERRAL_SUMMARY,
+        referral["id"],
+        referral["client_id"],
     )
     prepared_for = None
     if report_format is not ReportFormat.json:
         prepared_for = await service.referring_professional_name(
-            db, referral.referring_professional_id
+            db, referral["referring_professional_id"]
         )
     heading = ReportHeading(
         clinic_name=request.app.state.settings.clinic_name,
         title="Referral progress summary",
         client=progress.summary.client,
         generated_at=now,
-        referral_id=referral.id,
+        referral_id=referral["id"],
         prepared_for=prepared_for,
         shared_under_consent=caller.role is Role.referrer,
     )
@@ -154,5 +165,5 @@ async def get_referral_summary(
         heading,
         report_format,
         caller,
-        f"referral-summary-{referral.id}",
+        f"referral-summary-{referral['id']}",
     )

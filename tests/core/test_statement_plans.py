@@ -36,19 +36,17 @@ def test_arrays_of_plain_values_go_to_the_driver_as_they_are() -> None:
     ]
 
 
-def test_parameters_the_caller_names_are_taken_as_they_are() -> None:
-    """When the caller's parameters name all of a statement's, they are used directly; a
-    statement with literal values of its own has them filled in by SQLAlchemy."""
+def test_parameters_the_caller_names_are_filled_in_and_literals_kept() -> None:
+    """The caller's parameters go where the statement names them; a statement's own literal
+    values are filled in by SQLAlchemy once, when the statement object is first run."""
+    dialect = asyncpg.dialect()  # type: ignore[no-untyped-call]
     by_name = select(EVENTS.c.seq).where(EVENTS.c.resource_id == bindparam("resource_id"))
-    named = _plan(by_name, resource_id=None)
-    assert named.given
+    bound = statements._bound(by_name, dialect, {"resource_id": None})
     rid = uuid.uuid4()
-    assert statements._arguments(named, None, {"resource_id": rid}) == [rid]
+    assert statements._arguments(bound, {"resource_id": rid}) == [rid]
 
     literal = select(func.pg_advisory_xact_lock(42))
-    plan, extracted = statements._planned(literal, asyncpg.dialect(), {})  # type: ignore[no-untyped-call]
-    assert not plan.given
-    assert statements._arguments(plan, extracted, {}) == [42]
+    assert statements._arguments(statements._bound(literal, dialect, {}), {}) == [42]
 
 
 async def test_the_driver_is_looked_up_once_per_transaction(

@@ -10,8 +10,7 @@ import uuid
 import pytest
 
 from app import measures
-from app.care_plans.models import CarePlan, Goal
-from app.clients.models import Client
+from app.core.statements import Row
 from app.summaries.charts import goal_chart
 from app.summaries.report import (
     format_change,
@@ -29,6 +28,7 @@ from app.summaries.service import (
     lasting_change,
     summarize_care_plan,
 )
+from tests.summaries.rows import client_row, plan_row
 
 T0 = dt.datetime(2030, 3, 4, 9, tzinfo=dt.UTC)
 WEEK = dt.timedelta(days=7)
@@ -235,23 +235,25 @@ def test_ranges_are_printed_only_for_fixed_scales() -> None:
     assert measures.range_text("custom") is None
 
 
-def goal_row(measure: str, baseline: float | None, target: float | None, **more: object) -> Goal:
-    return Goal(
-        id=GOAL_ID,
-        care_plan_id=PLAN_ID,
-        description="G",
-        measure=measure,
-        baseline_value=baseline,
-        target_value=target,
-        status="active",
+def goal_row(measure: str, baseline: float | None, target: float | None, **more: object) -> Row:
+    """A goal as `service.GOALS` reads it."""
+    return {
+        "id": GOAL_ID,
+        "care_plan_id": PLAN_ID,
+        "description": "G",
+        "measure": measure,
+        "unit": None,
+        "baseline_value": baseline,
+        "target_value": target,
+        "mcid": None,
+        "status": "active",
         **more,
-    )
+    }
 
 
-def summarize(goal: Goal, rows: list[MeasuredValue]) -> GoalProgress:
-    plan = CarePlan(id=PLAN_ID, client_id=uuid.uuid4(), title="P", kind="rehabilitation")
-    plan.status = "active"
-    client = Client(id=plan.client_id, given_name="A", family_name="B")
+def summarize(goal: Row, rows: list[MeasuredValue]) -> GoalProgress:
+    plan = plan_row(PLAN_ID, title="P", kind="rehabilitation")
+    client = client_row(plan["client_id"])
     sessions = [
         CompletedSession(m.session_id, PLAN_ID, m.at, [], None, None, None)
         for m in {m.session_id: m for m in rows}.values()

@@ -8,9 +8,8 @@ import uuid
 
 import pytest
 
-from app.care_plans.models import CarePlan, Goal
-from app.clients.models import Client
 from app.core.errors import NotAcceptable
+from app.core.statements import Row
 from app.summaries.charts import format_value, goal_chart, nice_step, value_range
 from app.summaries.report import ReportFormat, negotiate, pdf_text
 from app.summaries.schemas import GoalProgress, MeasurePoint
@@ -21,6 +20,7 @@ from app.summaries.service import (
     progress_percent,
     summarize_care_plan,
 )
+from tests.summaries.rows import client_row, plan_row
 
 T0 = dt.datetime(2030, 3, 4, 9, tzinfo=dt.UTC)
 
@@ -57,28 +57,20 @@ def test_progress_percent(
         assert str(result) == "0.0"
 
 
-def _plan() -> tuple[CarePlan, Client, Goal]:
-    client = Client(id=uuid.uuid4(), given_name="A", family_name="B", date_of_birth=None)
-    plan = CarePlan(
-        id=uuid.uuid4(),
-        client_id=client.id,
-        title="Plan",
-        kind="wellness",
-        status="active",
-        start_date=None,
-        end_date=None,
-        planned_sessions=None,
-    )
-    goal = Goal(
-        id=uuid.uuid4(),
-        care_plan_id=plan.id,
-        description="G",
-        measure="nprs",
-        unit=None,
-        baseline_value=8,
-        target_value=0,
-        status="active",
-    )
+def _plan() -> tuple[Row, Row, Row]:
+    plan = plan_row(uuid.uuid4(), title="Plan", kind="wellness")
+    client = client_row(plan["client_id"])
+    goal = {
+        "id": uuid.uuid4(),
+        "care_plan_id": plan["id"],
+        "description": "G",
+        "measure": "nprs",
+        "unit": None,
+        "baseline_value": 8,
+        "target_value": 0,
+        "mcid": None,
+        "status": "active",
+    }
     return plan, client, goal
 
 
@@ -88,22 +80,22 @@ def test_summary_over_rows_ignores_other_plans_and_orders_within_a_session() -> 
     first, second = uuid.UUID(int=2), uuid.UUID(int=1)  # same time: ordered by session id
     values = [
         # the same goal measured twice after one session: the later position wins
-        MeasuredValue(first, plan.id, T0, goal.id, "nprs", 3, "post", 0),
-        MeasuredValue(first, plan.id, T0, goal.id, "nprs", 2, "post", 1),
-        MeasuredValue(first, plan.id, T0, goal.id, "nprs", 6, "pre", 2),
-        MeasuredValue(second, plan.id, T0, goal.id, "nprs", 9, "post", 0),
+        MeasuredValue(first, plan["id"], T0, goal["id"], "nprs", 3, "post", 0),
+        MeasuredValue(first, plan["id"], T0, goal["id"], "nprs", 2, "post", 1),
+        MeasuredValue(first, plan["id"], T0, goal["id"], "nprs", 6, "pre", 2),
+        MeasuredValue(second, plan["id"], T0, goal["id"], "nprs", 9, "post", 0),
         MeasuredValue(
-            uuid.uuid4(), other_plan, T0 + dt.timedelta(days=9), goal.id, "nprs", 0, "post", 0
+            uuid.uuid4(), other_plan, T0 + dt.timedelta(days=9), goal["id"], "nprs", 0, "post", 0
         ),
     ]
     sessions = [
-        CompletedSession(first, plan.id, T0, ["a", "b"], "A1", None, None),
-        CompletedSession(second, plan.id, T0, ["a"], None, "P0", "event"),
+        CompletedSession(first, plan["id"], T0, ["a", "b"], "A1", None, None),
+        CompletedSession(second, plan["id"], T0, ["a"], None, "P0", "event"),
         CompletedSession(uuid.uuid4(), other_plan, T0, ["z"], "Z", "Z", "Z"),
     ]
     counts = [
-        StatusCount(plan.id, "completed", 2, 0),
-        StatusCount(plan.id, "scheduled", 5, 2),
+        StatusCount(plan["id"], "completed", 2, 0),
+        StatusCount(plan["id"], "scheduled", 5, 2),
         StatusCount(other_plan, "cancelled", 7, 0),
     ]
     progress = summarize_care_plan(plan, client, [goal], counts, sessions, values, T0)
@@ -120,7 +112,7 @@ def test_summary_over_rows_ignores_other_plans_and_orders_within_a_session() -> 
     assert [p.value for p in summary.measures[0].points] == [9, 6, 3, 2]
     (g,) = summary.goals
     assert (g.latest_value, g.progress_percent) == (2, 75.0)  # 100 × (2 − 8) / (0 − 8)
-    assert [p.value for p in progress.points_of(goal.id)] == [9, 6, 3, 2]
+    assert [p.value for p in progress.points_of(goal["id"])] == [9, 6, 3, 2]
     assert summary.techniques == {"a": 2, "b": 1}
     assert (summary.latest_assessment, summary.latest_plan) == ("A1", "P0")
     assert [e.description for e in summary.adverse_events] == ["event"]
@@ -128,7 +120,10 @@ def test_summary_over_rows_ignores_other_plans_and_orders_within_a_session() -> 
 
 def test_a_plan_without_completed_sessions_awaits_no_signature() -> None:
     plan, client, goal = _plan()
-    counts = [StatusCount(plan.id, "scheduled", 3, 3), StatusCount(plan.id, "cancelled", 1, 0)]
+    counts = [
+        StatusCount(plan["id"], "scheduled", 3, 3),
+        StatusCount(plan["id"], "cancelled", 1, 0),
+    ]
     summary = summarize_care_plan(plan, client, [goal], counts, [], [], T0).summary
     assert summary.sessions.model_dump() == {
         "planned": None,
@@ -146,13 +141,13 @@ def test_techniques_most_used_first_then_by_name() -> None:
     plan, client, goal = _plan()
     sessions = [
         CompletedSession(
-            uuid.UUID(int=n), plan.id, T0 + dt.timedelta(days=n), used, None, None, None
+            uuid.UUID(int=n), plan["id"], T0 + dt.timedelta(days=n), used, None, None, None
         )
         for n, used in enumerate(
             [["effleurage", "trigger_point"], ["trigger_point"], ["stretching", "trigger_point"]]
         )
     ]
-    counts = [StatusCount(plan.id, "completed", 3, 0)]
+    counts = [StatusCount(plan["id"], "completed", 3, 0)]
     summary = summarize_care_plan(plan, client, [goal], counts, sessions, [], T0).summary
     assert list(summary.techniques.items()) == [
         ("trigger_point", 3),
@@ -165,8 +160,8 @@ def test_dates_are_utc_dates_whatever_the_servers_zone(monkeypatch: pytest.Monke
     # 23:30 UTC on 4 March is already 5 March in Auckland: the summary says 4 March
     plan, client, goal = _plan()
     late = dt.datetime(2030, 3, 4, 23, 30, tzinfo=dt.UTC)
-    session = CompletedSession(uuid.uuid4(), plan.id, late, [], None, None, "Dizzy")
-    counts = [StatusCount(plan.id, "completed", 1, 0)]
+    session = CompletedSession(uuid.uuid4(), plan["id"], late, [], None, None, "Dizzy")
+    counts = [StatusCount(plan["id"], "completed", 1, 0)]
     monkeypatch.setenv("TZ", "Pacific/Auckland")
     time.tzset()
     try:
