@@ -18,7 +18,7 @@ from starlette._utils import get_route_path
 from starlette.routing import Match
 from starlette.types import Scope
 
-from app.core import idempotency
+from app.core import idempotency, statements
 from app.core.db import read_only_transaction, utcnow
 from app.core.errors import UnsupportedMediaType, ValidationFailed, to_app_error
 from app.core.security import Caller
@@ -157,7 +157,8 @@ class TransactionalRoute(CheckedInputRoute):
                     await idempotency.store_response(await get_db(request), claim, response)
                 session: AsyncSession | None = getattr(request.state, "db", None)
                 if session is not None:
-                    await session.commit()
+                    if statements.has_work_to_commit(session):
+                        await session.commit()
                     after_commit: AfterCommit | None = getattr(
                         request.app.state, "after_commit", None
                     )

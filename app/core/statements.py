@@ -248,6 +248,19 @@ async def _driver(db: AsyncSession, *, writes: bool) -> Any:
     return adapted
 
 
+def has_work_to_commit(db: AsyncSession) -> bool:
+    """Whether the session's transaction may hold something to commit. Not when the only use
+    of its connection was reads run here outside a transaction (a read-only request on
+    PostgreSQL): closing the session then gives the connection back with nothing to end."""
+    if not db.in_transaction():
+        return False
+    adapted = db.info.get(_DRIVER)
+    if adapted is None or adapted._transaction is not None:
+        return True
+    orm = db.sync_session
+    return bool(orm.new or orm.dirty or orm.deleted)
+
+
 async def _run(
     adapted: Any, dialect: Dialect, sql: str, arguments: Sequence[Any], rows: bool
 ) -> Sequence[Any]:

@@ -201,3 +201,30 @@ async def test_a_broken_constraint_is_sqlalchemys_integrity_error(db: AsyncSessi
     await db.begin_nested()  # so the session outlives the error
     with pytest.raises(IntegrityError):
         await statements.execute(db, insert(CLIENTS), **values)
+
+
+async def test_reads_outside_a_transaction_leave_nothing_to_commit(
+    engine: AsyncEngine, backend: str
+) -> None:
+    """A read-only request's reads leave nothing to commit on PostgreSQL (they ran outside a
+    transaction); a write, an ORM change or any use of the session on SQLite does."""
+    sessionmaker = make_sessionmaker(engine)
+    async with sessionmaker() as session:
+        assert not statements.has_work_to_commit(session)
+        token = read_only_transaction.set(True)
+        try:
+            await statements.fetch(session, ONE_CLIENT, client_id=uuid.uuid4())
+        finally:
+            read_only_transaction.reset(token)
+        assert statements.has_work_to_commit(session) == (backend != "postgresql")
+        session.add(Client(given_name="Not", family_name="Kept"))
+        assert statements.has_work_to_commit(session)
+        await session.rollback()
+    async with sessionmaker() as session:
+        token = read_only_transaction.set(False)
+        try:
+            await statements.fetch(session, ONE_CLIENT, client_id=uuid.uuid4())
+        finally:
+            read_only_transaction.reset(token)
+        assert statements.has_work_to_commit(session)
+        await session.rollback()
