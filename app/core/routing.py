@@ -159,6 +159,10 @@ class TransactionalRoute(CheckedInputRoute):
                 if session is not None:
                     if statements.has_work_to_commit(session):
                         await session.commit()
+                    else:
+                        # nothing to end: give the connection back before waiting for the
+                        # audit writer, which needs one from the same pool
+                        await session.close()
                     after_commit: AfterCommit | None = getattr(
                         request.app.state, "after_commit", None
                     )
