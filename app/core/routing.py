@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from email.message import Message
-from functools import cached_property
+from functools import cached_property, lru_cache
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
@@ -46,6 +46,7 @@ async def get_db(request: Request) -> AsyncSession:
 DbSession = Annotated[AsyncSession, Depends(get_db)]
 
 
+@lru_cache(maxsize=256)
 def is_json_media_type(content_type: str) -> bool:
     """`application/json` or any `application/*+json`, parameters (charset) aside."""
     message = Message()
