@@ -41,7 +41,8 @@ def _unnest_insert(table: Table) -> TextClause:
     )
 
 
-_UNNEST: dict[str, TextClause] = {}  # built on first use, once per table
+_UNNEST: dict[str, TextClause] = {}
+_INSERT_ONE = insert(AUDIT_EVENTS)  # built on first use, once per table
 
 
 def as_columns(table: Table, rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
@@ -53,12 +54,16 @@ async def insert_events(
     session: AsyncSession, rows: list[dict[str, Any]], *, alone: bool = False
 ) -> None:
     """Audit rows (every column given) in one statement and without the ORM's unit of work: on
-    PostgreSQL one `unnest` INSERT for the whole batch, run by `app.core.statements`; on SQLite
+    PostgreSQL one `unnest` INSERT for a batch (a plain INSERT for one row), run by
+    `app.core.statements`; on SQLite
     an executemany, which runs in process. `alone`: the insert is all the transaction would hold
     (the group commit), so on PostgreSQL it commits on its own."""
     if not rows:
         return
     if statements.bound_dialect(session).name == "postgresql":
+        if len(rows) == 1:  # a write's own event: a plain INSERT, no arrays to build
+            await statements.execute(session, _INSERT_ONE, alone=alone, **rows[0])
+            return
         statement = _UNNEST.get(AUDIT_EVENTS.name)
         if statement is None:
             statement = _UNNEST[AUDIT_EVENTS.name] = _unnest_insert(AUDIT_EVENTS)
