@@ -23,11 +23,11 @@ import datetime as dt
 import hashlib
 import logging
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
 import orjson
-from fastapi import Header
 from sqlalchemy import (
     Integer,
     LargeBinary,
@@ -44,7 +44,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from starlette.responses import Response
 
 from app.core.db import Base, JSONType
-from app.core.errors import AppError, Conflict
+from app.core.errors import AppError, Conflict, ValidationFailed
 from app.core.security import Caller
 
 logger = logging.getLogger("careplan.idempotency")
@@ -224,17 +224,27 @@ async def release(sessionmaker: async_sessionmaker[AsyncSession], claim: Claim) 
         logger.exception("could not release an idempotency key")
 
 
-IdempotencyKeyHeader = Annotated[
-    str | None,
-    Header(
-        alias=HEADER,
-        min_length=1,
-        max_length=KEY_MAX_LENGTH,
-        description=(
-            "Any string of 1–255 characters. Kept per caller for 24 hours: a repeat with the same "
-            "body returns the first response (with `Idempotent-Replayed: true`) and creates "
-            "nothing; a different body is 422 `idempotency-key-reused`; a repeat while the first "
-            "still runs is 409."
-        ),
-    ),
-]
+KEY_DESCRIPTION = (
+    "Any string of 1–255 characters. Kept per caller for 24 hours: a repeat with the same body "
+    "returns the first response (with `Idempotent-Replayed: true`) and creates nothing; a "
+    "different body is 422 `idempotency-key-reused`; a repeat while the first still runs is 409."
+)
+OPENAPI_PARAMETER: dict[str, Any] = {
+    "name": HEADER,
+    "in": "header",
+    "required": False,
+    "description": KEY_DESCRIPTION,
+    "schema": {"type": "string", "minLength": 1, "maxLength": KEY_MAX_LENGTH, "title": HEADER},
+}
+"""How every POST documents the header. It is read by `key_of`, not declared as a FastAPI
+parameter: a declared parameter costs every POST its solving, key or no key."""
+
+
+def key_of(headers: Mapping[str, str]) -> str | None:
+    """The request's `Idempotency-Key`, if it sent one; 422 when it is not 1–255 characters."""
+    key = headers.get(HEADER)
+    if key is not None and not 1 <= len(key) <= KEY_MAX_LENGTH:
+        raise ValidationFailed.field(
+            ["header", HEADER], f"must be 1–{KEY_MAX_LENGTH} characters long"
+        )
+    return key

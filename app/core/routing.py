@@ -105,11 +105,10 @@ class CheckedInputRoute(APIRoute):
         return check_input
 
 
-async def claim_idempotency_key(
-    request: Request, idempotency_key: idempotency.IdempotencyKeyHeader = None
-) -> None:
+async def claim_idempotency_key(request: Request) -> None:
     """The dependency every POST route runs last, once its other dependencies have named the
     caller. Requests without a caller (a login) are not keyed."""
+    idempotency_key = idempotency.key_of(request.headers)
     caller: Caller | None = getattr(request.state, "caller", None)
     if idempotency_key is None or caller is None:
         return
@@ -144,6 +143,13 @@ class TransactionalRoute(CheckedInputRoute):
                     depends=Depends(claim_idempotency_key), path=self.path_format
                 )
             )
+            extra = self.openapi_extra or {}
+            documented = extra.get("parameters", [])
+            if idempotency.OPENAPI_PARAMETER not in documented:
+                self.openapi_extra = {
+                    **extra,
+                    "parameters": [*documented, idempotency.OPENAPI_PARAMETER],
+                }
         handler = super().get_route_handler()
 
         async def run_in_transaction(request: Request) -> Response:
