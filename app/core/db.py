@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from contextvars import ContextVar
 from typing import Any
 
+import orjson
 from sqlalchemy import JSON, DateTime, Integer, MetaData, Uuid, event
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import JSONB
@@ -78,7 +80,18 @@ def create_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> Async
         max_overflow=0,
         pool_pre_ping=False,
         pool_recycle=3600,
+        json_serializer=json_text,
     )
+
+
+def json_text(value: Any) -> str:
+    """The text of a JSON column's value on PostgreSQL, which parses it again (so spacing is
+    not kept): orjson's, or the standard library's for what orjson does not write (integers
+    beyond 64 bits, keys that are not strings)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

@@ -228,3 +228,14 @@ async def test_reads_outside_a_transaction_leave_nothing_to_commit(
             read_only_transaction.reset(token)
         assert statements.has_work_to_commit(session)
         await session.rollback()
+
+
+def test_json_text_is_json_whatever_orjson_cannot_write() -> None:
+    """PostgreSQL's JSON columns get orjson's text, or the standard library's where orjson
+    refuses (integers beyond 64 bits, keys that are not strings): never an error."""
+    import json
+
+    from app.core.db import json_text
+
+    for value in ({"name": "Zoë", "n": [1, 2.5, None, True]}, {"big": 2**70}, {1: "one"}):
+        assert json.loads(json_text(value)) == json.loads(json.dumps(value))
