@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from app.audit.models import AuditEvent
 from app.audit.writer import insert_events
 from app.core.context import request_info_var
 from app.core.db import utcnow
+from app.core.ids import random_id, random_ids
 from app.core.pagination import PageParams, paginate_by
 
 
@@ -81,20 +81,6 @@ def _request_values(
     }
 
 
-_VERSION_4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
-_VERSION_4_SET = (0x4000 << 64) | (0x8000 << 48)
-
-
-def random_ids(n: int) -> list[uuid.UUID]:
-    """`n` version-4 UUIDs, as `uuid.uuid4` makes them, from one read of the system's random
-    source instead of one a UUID."""
-    data = os.urandom(16 * n)
-    return [
-        uuid.UUID(int=int.from_bytes(data[i : i + 16]) & _VERSION_4_CLEAR | _VERSION_4_SET)
-        for i in range(0, 16 * n, 16)
-    ]
-
-
 def _row_values(
     shared: dict[str, Any],
     event_id: uuid.UUID,
@@ -120,7 +106,7 @@ def _event_values(
     status: int | None = None,
 ) -> dict[str, Any]:
     shared = _request_values(actor, action, resource_type, status)
-    return _row_values(shared, uuid.uuid4(), resource_id, client_id)
+    return _row_values(shared, random_id(), resource_id, client_id)
 
 
 def _event(

@@ -35,6 +35,7 @@ from app.core import crud, statements
 from app.core.concurrency import storable
 from app.core.db import utcnow
 from app.core.errors import NotFound, ValidationFailed
+from app.core.ids import random_id
 from app.core.pagination import PageParams, page_shape, page_values
 from app.core.statements import Row
 from app.directory.models import ReferringProfessional
@@ -74,7 +75,7 @@ async def create_client(db: AsyncSession, data: ClientCreate) -> Row:
     values = {
         **_NEW_CLIENT,
         **storable(data),
-        "id": uuid.uuid4(),
+        "id": random_id(),
         "created_at": now,
         "updated_at": now,
         "version": 1,

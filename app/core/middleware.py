@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import re
 import time
-import uuid
 from typing import Any
 
 from fastapi import HTTPException
@@ -14,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.context import IPNetwork, RequestInfo, client_address, request_info_var
 from app.core.errors import InternalError, PayloadTooLarge, error_response
+from app.core.ids import random_id
 from app.core.observability import Metrics
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -50,7 +50,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        request_id = _incoming_request_id(scope) or random_id().hex
         client = scope.get("client")
         client_ip = client_address(
             client[0] if client else None, _forwarded_for(scope), self.trusted_proxies

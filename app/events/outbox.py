@@ -49,6 +49,7 @@ from sqlalchemy.orm.util import identity_key
 
 from app.core import statements
 from app.core.db import utcnow
+from app.core.ids import random_id
 from app.events.models import EVENTS
 
 # the advisory lock that makes PostgreSQL number events in commit order (any fixed 64-bit key)
@@ -231,7 +232,7 @@ def _event_row(
 ) -> dict[str, Any]:
     """An event as the `events` table stores it (its `seq` is the database's)."""
     return {
-        "id": uuid.uuid4(),
+        "id": random_id(),
         "type": kind,
         "occurred_at": occurred_at,
         "resource_type": resource_type,

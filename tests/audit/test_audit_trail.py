@@ -314,11 +314,3 @@ async def test_a_page_of_clients_records_one_full_event_per_client(
         assert event["at"].endswith("Z")
         assert uuid.UUID(event["id"]).version == 4
     assert len({e["id"] for e in events}) == 2
-
-
-def test_random_ids_are_distinct_version_4_uuids() -> None:
-    ids = audit_service.random_ids(2000)
-    assert len(set(ids)) == 2000
-    assert all(i.version == 4 and i.variant == uuid.RFC_4122 for i in ids)
-    assert len({i.int >> 122 for i in ids}) > 1  # the leading bits are random, not fixed
-    assert audit_service.random_ids(0) == []
