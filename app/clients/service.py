@@ -34,7 +34,7 @@ from app.clients.schemas import (
 from app.core import crud, statements
 from app.core.concurrency import storable
 from app.core.db import utcnow
-from app.core.errors import NotFound, ValidationFailed
+from app.core.errors import ValidationFailed
 from app.core.ids import random_id
 from app.core.pagination import PageParams, page_shape, page_values
 from app.core.statements import Row
@@ -61,10 +61,9 @@ async def read_client(
     db: AsyncSession, client_id: uuid.UUID, *, include_archived: bool = False
 ) -> Row:
     """A client as `ClientRead` reads it, without the ORM: the hot read of the API."""
-    client = await statements.fetch_one(db, _CLIENT_BY_ID, client_id=client_id)
-    if client is None or (client["archived_at"] is not None and not include_archived):
-        raise NotFound("No such client")
-    return client
+    return await crud.row_or_404(
+        db, _CLIENT_BY_ID, "client", include_archived=include_archived, client_id=client_id
+    )
 
 
 async def create_client(db: AsyncSession, data: ClientCreate) -> Row:

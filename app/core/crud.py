@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
+    Executable,
     Select,
     and_,
     bindparam,
@@ -21,10 +22,12 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.interfaces import ORMOption
 
+from app.core import statements
 from app.core.concurrency import MergePatch, apply_changes, check_version, storable
 from app.core.db import Resource, utcnow
 from app.core.errors import NotFound
 from app.core.pagination import PageParams, paginate
+from app.core.statements import Row
 
 R = TypeVar("R", bound=Resource)
 
@@ -52,6 +55,22 @@ async def get_or_404(
         row = await db.get(model, row_id)
     if row is None or (not include_archived and getattr(row, "archived_at", None) is not None):
         raise NotFound(f"No such {what or model.__tablename__.rstrip('s').replace('_', ' ')}")
+    return row
+
+
+async def row_or_404(
+    db: AsyncSession,
+    statement: Executable,
+    what: str,
+    *,
+    include_archived: bool = False,
+    **params: Any,
+) -> Row:
+    """`get_or_404` for a Core statement run by `app.core.statements` (a dict row): 404 when it
+    finds nothing, or finds an archived row and `include_archived` is not set."""
+    row = await statements.fetch_one(db, statement, **params)
+    if row is None or (not include_archived and row.get("archived_at") is not None):
+        raise NotFound(f"No such {what}")
     return row
 
 

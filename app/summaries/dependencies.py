@@ -15,9 +15,9 @@ from typing import Annotated
 from fastapi import Depends, Header
 
 from app.auth.dependencies import allow
-from app.core import statements
+from app.core import crud
 from app.core.db import utcnow
-from app.core.errors import Conflict, Forbidden, Hidden, NotFound
+from app.core.errors import Conflict, Forbidden, Hidden
 from app.core.routing import DbSession
 from app.core.security import Caller, Role
 from app.core.statements import Row
@@ -43,9 +43,7 @@ async def care_plan_for_summary(
     care_plan_id: uuid.UUID, db: DbSession, caller: SummaryReader
 ) -> Row:
     """The plan as `service.PLAN` reads it."""
-    plan = await statements.fetch_one(db, service.PLAN, plan_id=care_plan_id)
-    if plan is None or plan["archived_at"] is not None:
-        raise NotFound("No such care plan")
+    plan = await crud.row_or_404(db, service.PLAN, "care plan", plan_id=care_plan_id)
     professional_id = _referrer_of(caller)
     if professional_id is not None and not await service.plan_shared_with(
         db, plan, professional_id, utcnow().date()
@@ -56,9 +54,7 @@ async def care_plan_for_summary(
 
 async def referral_for_summary(referral_id: uuid.UUID, db: DbSession, caller: SummaryReader) -> Row:
     """The referral as `service.REFERRAL` reads it."""
-    referral = await statements.fetch_one(db, service.REFERRAL, referral_id=referral_id)
-    if referral is None or referral["archived_at"] is not None:
-        raise NotFound("No such referral")
+    referral = await crud.row_or_404(db, service.REFERRAL, "referral", referral_id=referral_id)
     professional_id = _referrer_of(caller)
     if professional_id is not None and (
         referral["referring_professional_id"] != professional_id

@@ -1,18 +1,23 @@
-"""`app.core.statements`: a list of values as one parameter, numbers read by their type, and the
-work done once per statement object and per transaction rather than on every call."""
+"""`app.core.statements`: how a statement is planned and its arguments passed, a list of values
+as one parameter, numbers read by their type, and the work done once per statement object and
+per transaction rather than on every call."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.dialects.postgresql import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from app.audit.writer import AUDIT_EVENTS, _unnest_insert
 from app.care_plans.models import CarePlan, Goal
 from app.clients.models import Client
 from app.core import statements
+from app.events.models import EVENTS
 from tests.statements import captured
 
 GOALS_OF = (
@@ -128,3 +133,36 @@ async def test_the_driver_connection_is_looked_up_once_per_transaction(
     await db.flush()
     assert len(await statements.fetch(db, NAMED, family_name="Commit")) == 1
     assert lookups == 2
+
+
+def _plan(statement: Any, **params: Any) -> Any:
+    plan, _ = statements._planned(statement, asyncpg.dialect(), params)  # type: ignore[no-untyped-call]
+    return plan
+
+
+def test_arrays_of_plain_values_go_to_the_driver_as_they_are() -> None:
+    """An array whose items need no bind processing gets no processor (SQLAlchemy's would only
+    copy the list); an array of timestamps keeps SQLAlchemy's, which makes each one UTC."""
+    plan = _plan(_unnest_insert(AUDIT_EVENTS), **{c.name: [] for c in AUDIT_EVENTS.columns})
+    binders = dict(zip(plan.names, plan.binders, strict=True))
+    assert binders["action"] is None
+    assert binders["actor_id"] is None
+    at = binders["at"]
+    assert at is not None
+    paris = dt.timezone(dt.timedelta(hours=1))
+    assert at([dt.datetime(2026, 1, 1, 13, tzinfo=paris)]) == [
+        dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC)
+    ]
+
+
+def test_parameters_the_caller_names_are_filled_in_and_literals_kept() -> None:
+    """The caller's parameters go where the statement names them; a statement's own literal
+    values are filled in by SQLAlchemy once, when the statement object is first run."""
+    dialect = asyncpg.dialect()  # type: ignore[no-untyped-call]
+    by_name = select(EVENTS.c.seq).where(EVENTS.c.resource_id == bindparam("resource_id"))
+    bound = statements._bound(by_name, dialect, {"resource_id": None})
+    rid = uuid.uuid4()
+    assert statements._arguments(bound, {"resource_id": rid}) == [rid]
+
+    literal = select(func.pg_advisory_xact_lock(42))
+    assert statements._arguments(statements._bound(literal, dialect, {}), {}) == [42]
